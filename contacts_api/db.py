@@ -1,0 +1,53 @@
+"""The async database engine and the per-request session."""
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from contacts_api.config import database_url, get_settings
+
+
+def make_engine(url: str) -> AsyncEngine:
+    parsed = database_url(url, asynchronous=True)
+    if parsed.get_backend_name() == "sqlite":
+        engine = create_async_engine(parsed, connect_args={"timeout": 15})
+        event.listen(engine.sync_engine, "connect", _enable_sqlite_foreign_keys)
+        return engine
+    return create_async_engine(
+        parsed,
+        # A connection dropped by a database restart is replaced, not handed to a request.
+        pool_pre_ping=True,
+        pool_size=10,
+        max_overflow=10,
+        # Fail a request after 10 s without a connection instead of queueing forever.
+        pool_timeout=10,
+        connect_args={"connect_timeout": 5},
+    )
+
+
+def _enable_sqlite_foreign_keys(dbapi_connection: Any, _record: Any) -> None:
+    # SQLite ignores ON DELETE CASCADE unless asked, per connection.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+engine = make_engine(get_settings().DATABASE_URL)
+SessionFactory = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+
+
+async def get_session() -> AsyncIterator[AsyncSession]:
+    async with SessionFactory() as session:
+        yield session
+
+
+def is_unique_violation(exc: IntegrityError) -> bool:
+    """True when `exc` is a broken UNIQUE constraint (and not, say, a foreign key)."""
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    if sqlstate is not None:  # PostgreSQL
+        return bool(sqlstate == "23505")
+    return "UNIQUE constraint failed" in str(exc.orig)  # SQLite

@@ -1,0 +1,58 @@
+"""The FastAPI application: routers, health checks and docs. The schema comes from Alembic."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Response, status
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from contacts_api.db import engine
+from contacts_api.routes import auth, contacts
+
+DESCRIPTION = """
+Keep your own address book: sign up, log in, and create, search and update your contacts.
+
+**Try it here:** `POST /api/auth/signup`, then **Authorize** with your email as the username
+and your password. Every contact route then answers for your address book only.
+"""
+
+
+@asynccontextmanager
+async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    yield
+    # Close pooled connections on shutdown instead of leaving them to the server's timeout.
+    await engine.dispose()
+
+
+app = FastAPI(
+    title="contacts_api",
+    version="1.0.0",
+    description=DESCRIPTION,
+    lifespan=lifespan,
+    swagger_ui_parameters={"persistAuthorization": True},
+)
+app.include_router(auth.router, prefix="/api")
+app.include_router(contacts.router, prefix="/api")
+
+
+@app.get("/health", tags=["service"])
+async def read_health() -> dict[str, str]:
+    """200 while the process runs."""
+    return {"status": "ok"}
+
+
+@app.get(
+    "/health/ready",
+    tags=["service"],
+    responses={503: {"description": "The database does not answer"}},
+)
+async def read_readiness(response: Response) -> dict[str, str]:
+    """200 when the database answers a query, else 503."""
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+    except (SQLAlchemyError, OSError):
+        response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+        return {"status": "unavailable"}
+    return {"status": "ok"}

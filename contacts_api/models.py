@@ -1,0 +1,265 @@
+"""Every SQLModel class: the tables and their Create / Update / Public variants.
+
+Request models validate everything a client sends; a table model is never a request body
+(it skips validation and would accept `id` or `owner_id` from the client).
+"""
+
+import re
+import unicodedata
+from datetime import UTC, date, datetime, timedelta, timezone
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BeforeValidator, EmailStr, StringConstraints, field_validator
+from sqlalchemy import DateTime, Dialect, ForeignKey, Index, MetaData, TypeDecorator, event
+from sqlmodel import Field, SQLModel
+
+# Stable constraint names, so that migrations can refer to them on every database.
+SQLModel.metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# The largest id a PostgreSQL `integer` column holds; larger ids cannot exist.
+MAX_ID = 2**31 - 1
+
+
+# --- Validated field types ----------------------------------------------------------------
+
+
+def no_control_characters(value: str, *, allowed: str = "") -> str:
+    # Cc: C0/C1 controls and DEL (NUL included); Cs: lone surrogates, which no database stores.
+    for char in value:
+        if unicodedata.category(char) in ("Cc", "Cs") and char not in allowed:
+            raise ValueError(f"must not contain control characters (found {char!r})")
+    return value
+
+
+def _no_control_characters_but_line_breaks(value: str) -> str:
+    return no_control_characters(value, allowed="\n\r\t")
+
+
+def _trimmed_lower_case(value: Any) -> Any:
+    return value.strip().lower() if isinstance(value, str) else value
+
+
+PHONE_PATTERN = re.compile(r"\+?[0-9 .()\-]+")
+
+
+def _phone_number(value: str) -> str:
+    if not PHONE_PATTERN.fullmatch(value):
+        raise ValueError("use digits with an optional leading +, spaces, '-', '.', '(' and ')'")
+    digits = sum(char.isdigit() for char in value)
+    if not 7 <= digits <= 15:
+        raise ValueError(f"must have 7 to 15 digits, not {digits}")
+    return value
+
+
+def _iso_date_text(value: Any) -> Any:
+    # Pydantic alone would also take numbers (Unix time) and datetimes for a date.
+    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        return value
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    raise ValueError("must be a date written YYYY-MM-DD")
+
+
+def _not_in_the_future(value: date) -> date:
+    # Not after today anywhere on Earth: the earliest time zone is UTC+14.
+    if value > datetime.now(timezone(timedelta(hours=14))).date():
+        raise ValueError("must not be in the future")
+    return value
+
+
+def _fits_bcrypt(value: str) -> str:
+    no_control_characters(value)
+    if len(value.encode()) > 72:
+        raise ValueError("must be at most 72 bytes in UTF-8 (bcrypt's limit)")
+    return value
+
+
+Email = Annotated[EmailStr, BeforeValidator(_trimmed_lower_case)]
+Name = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=50),
+    AfterValidator(no_control_characters),
+]
+FullName = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
+    AfterValidator(no_control_characters),
+]
+Phone = Annotated[str, StringConstraints(strip_whitespace=True), AfterValidator(_phone_number)]
+Birthday = Annotated[date, BeforeValidator(_iso_date_text), AfterValidator(_not_in_the_future)]
+Notes = Annotated[
+    str,
+    StringConstraints(max_length=1000),
+    AfterValidator(_no_control_characters_but_line_breaks),
+]
+Password = Annotated[str, StringConstraints(min_length=8), AfterValidator(_fits_bcrypt)]
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp that always comes back timezone-aware in UTC (SQLite stores no zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def timestamp(**kwargs: Any) -> Any:
+    return Field(default_factory=utc_now, sa_type=UTCDateTime, **kwargs)
+
+
+# --- Users ----------------------------------------------------------------------------------
+
+
+# Fields a client may send about themselves.
+class UserBase(SQLModel):
+    email: Email = Field(max_length=254)
+    full_name: FullName | None = Field(default=None, max_length=100)
+
+
+# The `users` table.
+class User(UserBase, table=True):
+    __tablename__ = "users"
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: Email = Field(max_length=254, unique=True)
+    password_hash: str = Field(max_length=255)
+    created_at: datetime = timestamp()
+
+
+# The signup body.
+class UserCreate(UserBase):
+    password: Password
+
+
+# What the API shows of a user: never the password hash.
+class UserPublic(UserBase):
+    id: int
+    created_at: datetime
+
+
+# --- Sessions and tokens ---------------------------------------------------------------------
+
+
+# One login: its refresh token rotates, and revoking it ends its access tokens too.
+class AuthSession(SQLModel, table=True):
+    __tablename__ = "auth_sessions"
+
+    id: str = Field(primary_key=True, max_length=32)
+    user_id: int = Field(sa_column_args=[ForeignKey("users.id", ondelete="CASCADE")], index=True)
+    # The `jti` of the one refresh token of this session that may still be used.
+    refresh_token_id: str = Field(max_length=32)
+    created_at: datetime = timestamp()
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+# The token endpoint's answer (RFC 6749 §5.1).
+class Token(SQLModel):
+    access_token: str
+    refresh_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int = Field(description="Seconds until the access token expires.")
+
+
+# The logout body.
+class RefreshTokenIn(SQLModel):
+    refresh_token: str
+
+
+# --- Contacts --------------------------------------------------------------------------------
+
+
+# Fields a client may send about a contact.
+class ContactBase(SQLModel):
+    first_name: Name = Field(max_length=50)
+    last_name: Name = Field(max_length=50)
+    email: Email = Field(max_length=254)
+    phone: Phone = Field(max_length=32, schema_extra={"examples": ["+1 (555) 010-0199"]})
+    birthday: Birthday
+    notes: Notes | None = Field(default=None, max_length=1000)
+
+
+# The `contacts` table; `birthday_key` (month * 100 + day) lets an index find birthdays.
+class Contact(ContactBase, table=True):
+    __tablename__ = "contacts"
+    __table_args__ = (
+        Index(None, "owner_id", "email", unique=True),
+        Index(None, "owner_id", "last_name", "first_name", "id"),
+        Index(None, "owner_id", "birthday_key"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    owner_id: int = Field(sa_column_args=[ForeignKey("users.id", ondelete="CASCADE")])
+    birthday_key: int = Field(default=0)
+    created_at: datetime = timestamp()
+    updated_at: datetime = timestamp()
+
+
+def birthday_key(birthday: date) -> int:
+    return birthday.month * 100 + birthday.day
+
+
+@event.listens_for(Contact, "before_insert")
+@event.listens_for(Contact, "before_update")
+def _keep_derived_columns(_mapper: Any, _connection: Any, contact: Contact) -> None:
+    # Every ORM write passes here, so the key can never disagree with the birthday.
+    contact.birthday_key = birthday_key(contact.birthday)
+
+
+# The create and full-replace (PUT) body.
+class ContactCreate(ContactBase):
+    pass
+
+
+# The PATCH body: every field optional, but a required field may not be set to null.
+class ContactUpdate(SQLModel):
+    first_name: Name | None = Field(default=None, max_length=50)
+    last_name: Name | None = Field(default=None, max_length=50)
+    email: Email | None = Field(default=None, max_length=254)
+    phone: Phone | None = Field(default=None, max_length=32)
+    birthday: Birthday | None = None
+    notes: Notes | None = Field(default=None, max_length=1000)
+
+    @field_validator("first_name", "last_name", "email", "phone", "birthday")
+    @classmethod
+    def _required_fields_are_not_null(cls, value: Any) -> Any:
+        # Runs only for fields the client sent: an omitted field keeps its value.
+        if value is None:
+            raise ValueError("may be omitted but not null")
+        return value
+
+
+# What the API shows of a contact.
+class ContactPublic(ContactBase):
+    id: int
+    created_at: datetime
+    updated_at: datetime
+
+
+# One page of a contact list; `total` counts every match.
+class ContactPage(SQLModel):
+    items: list[ContactPublic]
+    total: int
+    limit: int
+    offset: int
+
+
+# A contact with its coming birthday.
+class ContactBirthday(ContactPublic):
+    next_birthday: date
+    days_until: int

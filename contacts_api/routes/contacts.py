@@ -1,0 +1,228 @@
+"""Contacts: create, read, update, delete, search, and upcoming birthdays."""
+
+from calendar import isleap
+from datetime import date, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, Request, Response, status
+from pydantic import AfterValidator
+from sqlalchemy import ColumnElement, and_, case, func, literal, or_
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from contacts_api.db import is_unique_violation
+from contacts_api.deps import CurrentUser, OwnedContact, SessionDep, Today
+from contacts_api.models import (
+    Contact,
+    ContactBirthday,
+    ContactCreate,
+    ContactPage,
+    ContactPublic,
+    ContactUpdate,
+    birthday_key,
+    no_control_characters,
+    utc_now,
+)
+
+router = APIRouter(prefix="/contacts", tags=["contacts"])
+
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"description": "No such contact in your address book"}
+}
+CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: {"description": "You already have a contact with this email"}
+}
+
+
+async def save(session: AsyncSession, contact: Contact) -> None:
+    """Commit `contact`; an email already in the owner's book is a 409."""
+    session.add(contact)
+    try:
+        await session.commit()
+    except IntegrityError as exc:
+        await session.rollback()
+        if not is_unique_violation(exc):
+            raise
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, "You already have a contact with this email"
+        ) from None
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ContactPublic,
+    responses=CONFLICT,
+)
+async def create_contact(
+    contact_in: ContactCreate,
+    user: CurrentUser,
+    session: SessionDep,
+    request: Request,
+    response: Response,
+) -> Contact:
+    """Add a contact to your address book."""
+    contact = Contact.model_validate(contact_in, update={"owner_id": user.id})
+    await save(session, contact)
+    response.headers["Location"] = str(request.url_for("read_contact", contact_id=contact.id))
+    return contact
+
+
+def _optional_text(value: str | None) -> str | None:
+    return None if value is None else no_control_characters(value)
+
+
+SearchText = Annotated[str | None, AfterValidator(_optional_text)]
+
+
+def contains_text(column: Any, text: str) -> ColumnElement[bool]:
+    # `autoescape` makes %, _ and the escape character literal, never wildcards.
+    return col(column).icontains(text, autoescape=True)
+
+
+@router.get("", response_model=ContactPage)
+async def read_contacts(
+    user: CurrentUser,
+    session: SessionDep,
+    q: Annotated[
+        SearchText,
+        Query(
+            max_length=200,
+            description="Words that must each appear in the first name, last name or email.",
+        ),
+    ] = None,
+    first_name: Annotated[SearchText, Query(max_length=50)] = None,
+    last_name: Annotated[SearchText, Query(max_length=50)] = None,
+    email: Annotated[SearchText, Query(max_length=254)] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
+) -> ContactPage:
+    """List your contacts, optionally searched, a page at a time."""
+    query = select(Contact).where(Contact.owner_id == user.id)
+    for word in (q or "").split():
+        query = query.where(
+            or_(
+                contains_text(Contact.first_name, word),
+                contains_text(Contact.last_name, word),
+                contains_text(Contact.email, word),
+            )
+        )
+    for column, value in (
+        (Contact.first_name, first_name),
+        (Contact.last_name, last_name),
+        (Contact.email, email),
+    ):
+        if value and value.strip():
+            query = query.where(contains_text(column, value.strip()))
+    total = (await session.exec(select(func.count()).select_from(query.subquery()))).one()
+    contacts = await session.exec(
+        query.order_by(col(Contact.last_name), col(Contact.first_name), col(Contact.id))
+        .limit(limit)
+        .offset(offset)
+    )
+    return ContactPage(
+        items=[ContactPublic.model_validate(contact) for contact in contacts],
+        total=total,
+        limit=limit,
+        offset=offset,
+    )
+
+
+def birthday_window(today: date, days: int) -> tuple[ColumnElement[bool], ColumnElement[int]]:
+    """The filter for birthdays in `[today, today + days]`, and a key to sort them.
+
+    Both work on `Contact.birthday_key` (month * 100 + day), which the database indexes. The
+    sort key is `years_ahead * 10000 + month * 100 + day` of the next birthday, so that
+    `next_birthday` and `days_until` follow from it without loading anything else.
+    """
+    end = today + timedelta(days=days)
+    key = col(Contact.birthday_key)
+    # The window as key ranges, one per calendar year it touches (a year at most has 366 days).
+    if end.year == today.year:
+        ranges = [(today.year, birthday_key(today), birthday_key(end))]
+    else:
+        ranges = [(today.year, birthday_key(today), 1231), (end.year, 101, birthday_key(end))]
+    conditions = []
+    for year, low, high in ranges:
+        # In a common year a 29 February birthday is on 28 February.
+        if high == 228 and not isleap(year):
+            high = 229
+        conditions.append(key.between(low, high))
+
+    this_year = key >= birthday_key(today)
+    moved_to_feb_28 = [
+        (and_(key == 229, this_year if years_ahead == 0 else ~this_year), 228)
+        for years_ahead in (0, 1)
+        if not isleap(today.year + years_ahead)
+    ]
+    month_day = case(*moved_to_feb_28, else_=key) if moved_to_feb_28 else key
+    sort_key = case((this_year, literal(0)), else_=literal(10000)) + month_day
+    return or_(*conditions), sort_key
+
+
+# Declared before `/{contact_id}`, which would otherwise take "birthdays" for an id.
+@router.get("/birthdays", response_model=list[ContactBirthday])
+async def read_upcoming_birthdays(
+    user: CurrentUser,
+    session: SessionDep,
+    today: Today,
+    days: Annotated[
+        int, Query(ge=0, le=366, description="How many days after today the window reaches.")
+    ] = 7,
+) -> list[ContactBirthday]:
+    """Your contacts whose next birthday falls between today and `days` days after it."""
+    in_window, sort_key = birthday_window(today, days)
+    rows = await session.exec(
+        select(Contact, sort_key)
+        .where(Contact.owner_id == user.id, in_window)
+        .order_by(sort_key, col(Contact.last_name), col(Contact.first_name), col(Contact.id))
+    )
+    upcoming = []
+    for contact, key in rows:
+        next_birthday = date(today.year + key // 10000, key // 100 % 100, key % 100)
+        upcoming.append(
+            ContactBirthday.model_validate(
+                contact,
+                update={
+                    "next_birthday": next_birthday,
+                    "days_until": (next_birthday - today).days,
+                },
+            )
+        )
+    return upcoming
+
+
+@router.get("/{contact_id}", response_model=ContactPublic, responses=NOT_FOUND)
+async def read_contact(contact: OwnedContact) -> Contact:
+    """One of your contacts."""
+    return contact
+
+
+@router.put("/{contact_id}", response_model=ContactPublic, responses=NOT_FOUND | CONFLICT)
+async def replace_contact(
+    contact: OwnedContact, contact_in: ContactCreate, session: SessionDep
+) -> Contact:
+    """Replace every field of a contact; an omitted `notes` becomes null."""
+    contact.sqlmodel_update(contact_in.model_dump())
+    contact.updated_at = utc_now()
+    await save(session, contact)
+    return contact
+
+
+@router.patch("/{contact_id}", response_model=ContactPublic, responses=NOT_FOUND | CONFLICT)
+async def update_contact(
+    contact: OwnedContact, contact_in: ContactUpdate, session: SessionDep
+) -> Contact:
+    """Change only the fields you send."""
+    contact.sqlmodel_update(contact_in.model_dump(exclude_unset=True))
+    contact.updated_at = utc_now()
+    await save(session, contact)
+    return contact
+
+
+@router.delete("/{contact_id}", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_FOUND)
+async def delete_contact(contact: OwnedContact, session: SessionDep) -> None:
+    """Delete a contact."""
+    await session.delete(contact)
+    await session.commit()

@@ -1,0 +1,78 @@
+"""Passwords and tokens: pure functions, no web framework and no database."""
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from jose import JWTError, jwt
+from passlib.context import CryptContext
+
+from contacts_api.config import get_settings
+
+settings = get_settings()
+
+ALGORITHM = "HS256"
+TokenType = Literal["access", "refresh"]
+
+password_context = CryptContext(schemes=["bcrypt"], bcrypt__rounds=settings.BCRYPT_ROUNDS)
+
+# Verified when the email is unknown, so that an unknown email costs as much time
+# as a wrong password and the two cannot be told apart.
+DUMMY_HASH = password_context.hash("not the password of anybody")
+
+# bcrypt reads at most 72 bytes; longer passwords are refused, never cut short.
+MAX_PASSWORD_BYTES = 72
+
+
+def hash_password(password: str) -> str:
+    return password_context.hash(password)
+
+
+def verify_password(password: str, password_hash: str | None) -> bool:
+    """Check `password`; with no hash (unknown user) spend the same time and say no."""
+    usable = len(password.encode()) <= MAX_PASSWORD_BYTES and "\x00" not in password
+    if password_hash is None or not usable:
+        password_context.verify("not the password", DUMMY_HASH)
+        return False
+    return password_context.verify(password, password_hash)
+
+
+class InvalidToken(Exception):
+    """The token is malformed, forged, expired, or of the wrong type."""
+
+
+def create_token(
+    token_type: TokenType, user_id: int, session_id: str, lifetime: timedelta
+) -> tuple[str, str]:
+    """Sign a token for `user_id` in session `session_id`; return it and its unique id."""
+    now = datetime.now(UTC)
+    token_id = uuid.uuid4().hex
+    claims = {
+        "sub": str(user_id),
+        "sid": session_id,
+        "jti": token_id,
+        "type": token_type,
+        "iat": now,
+        "exp": now + lifetime,
+    }
+    return jwt.encode(claims, settings.SECRET_KEY, algorithm=ALGORITHM), token_id
+
+
+def read_token(token: str, token_type: TokenType) -> dict[str, Any]:
+    """The claims of a valid token of `token_type`, else `InvalidToken`."""
+    try:
+        claims = jwt.decode(
+            token,
+            settings.SECRET_KEY,
+            # Pinned: python-jose would otherwise accept any HMAC algorithm the token names.
+            algorithms=[ALGORITHM],
+            # python-jose accepts a token without `exp` unless told otherwise.
+            options={"require_exp": True, "require_sub": True, "require_jti": True},
+        )
+    except JWTError as exc:
+        raise InvalidToken(str(exc)) from None
+    if claims.get("type") != token_type:
+        raise InvalidToken(f"expected a token of type {token_type}")
+    if not str(claims["sub"]).isdigit() or not isinstance(claims.get("sid"), str):
+        raise InvalidToken("malformed claims")
+    return claims

@@ -1,0 +1,172 @@
+"""Test set-up: a real database built by the migrations, emptied before every test.
+
+The database comes from TEST_DATABASE_URL (default: the PostgreSQL server on 127.0.0.1:5432,
+in a database `contacts_api_test` that is created afresh). If no server answers there but
+PostgreSQL's server programs are installed, a throwaway cluster is started for the run.
+`TEST_DATABASE_URL=sqlite:///...` runs the same tests on SQLite.
+"""
+
+import glob
+import os
+import shutil
+import socket
+import tempfile
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from alembic import command
+from alembic.config import Config
+from fastapi.testclient import TestClient
+from sqlalchemy import URL, create_engine, make_url, text
+
+from tests.helpers import new_user
+
+DEFAULT_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/"
+TEST_DATABASE = "contacts_api_test"
+
+# The app reads its settings once, at import: set them before any test imports it.
+os.environ["SECRET_KEY"] = "test-key-not-secret-0123456789abcdefghijklmnop"
+os.environ["BCRYPT_ROUNDS"] = "4"  # bcrypt's minimum: a login costs a millisecond, not 250
+
+
+def _answers(url: URL) -> bool:
+    try:
+        with socket.create_connection((url.host or "127.0.0.1", url.port or 5432), timeout=3):
+            return True
+    except OSError:
+        return False
+
+
+def _throwaway_cluster(wanted: URL) -> tuple[URL, Any]:
+    """Start a temporary PostgreSQL with the installed server programs, or stop the run."""
+    pg_ctl = shutil.which("pg_ctl") or next(
+        iter(sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"), reverse=True)), None
+    )
+    how = (
+        "start one (for example `docker compose up -d db`, see the README) "
+        "or point TEST_DATABASE_URL at one"
+    )
+    if pg_ctl is None:
+        pytest.exit(
+            f"No PostgreSQL answers at {wanted.host}:{wanted.port} and no PostgreSQL server "
+            f"programs (pg_ctl) are installed: {how}.",
+            returncode=2,
+        )
+    if os.geteuid() == 0:
+        pytest.exit(
+            f"No PostgreSQL answers at {wanted.host}:{wanted.port}, and PostgreSQL refuses to "
+            f"start a throwaway cluster as root: {how}, or run the tests as a regular user.",
+            returncode=2,
+        )
+    from pytest_postgresql.executors import PostgreSQLExecutor
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    workdir = tempfile.mkdtemp(prefix="contacts-api-pg-")
+    executor = PostgreSQLExecutor(
+        executable=pg_ctl,
+        host="127.0.0.1",
+        port=port,
+        datadir=os.path.join(workdir, "data"),
+        unixsocketdir=workdir,
+        logfile=os.path.join(workdir, "postgresql.log"),
+        startparams="-w",
+        dbname="postgres",
+        user="postgres",
+    )
+    executor.start()
+    url = make_url(f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres")
+    return url, executor
+
+
+def _prepare_database() -> tuple[str, Callable[[], None]]:
+    """Create an empty test database, migrate it, and return its URL and a clean-up."""
+    wanted = make_url(os.environ.get("TEST_DATABASE_URL", DEFAULT_SERVER))
+    if wanted.get_backend_name() == "sqlite":
+        path = os.path.join(tempfile.mkdtemp(prefix="contacts-api-"), "test.db")
+        url = f"sqlite:///{path}"
+        stop: Callable[[], None] = lambda: None  # noqa: E731
+    else:
+        server, executor = (wanted, None) if _answers(wanted) else _throwaway_cluster(wanted)
+        admin = create_engine(
+            server.set(drivername="postgresql+psycopg", database="postgres"),
+            isolation_level="AUTOCOMMIT",
+        )
+        with admin.connect() as connection:
+            connection.execute(text(f"DROP DATABASE IF EXISTS {TEST_DATABASE} WITH (FORCE)"))
+            connection.execute(text(f"CREATE DATABASE {TEST_DATABASE}"))
+        admin.dispose()
+        url = server.set(database=TEST_DATABASE).render_as_string(hide_password=False)
+        stop = executor.stop if executor else lambda: None
+    alembic_config = Config("alembic.ini")
+    alembic_config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    command.upgrade(alembic_config, "head")
+    return url, stop
+
+
+TEST_DATABASE_URL, _stop_database = _prepare_database()
+os.environ["DATABASE_URL"] = TEST_DATABASE_URL
+
+
+def pytest_unconfigure() -> None:
+    _stop_database()
+
+
+def pytest_report_header() -> str:
+    return f"database: {make_url(TEST_DATABASE_URL).render_as_string()}"
+
+
+@pytest.fixture(scope="session")
+def app_client() -> Iterator[TestClient]:
+    from contacts_api.main import app
+
+    # One client (one event loop) for the whole run: the connection pool belongs to it.
+    with TestClient(app) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def sync_engine() -> Iterator[Any]:
+    from contacts_api.config import database_url
+
+    engine = create_engine(database_url(TEST_DATABASE_URL, asynchronous=False))
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def client(app_client: TestClient, sync_engine: Any) -> Iterator[TestClient]:
+    """The app, over an empty database."""
+    with sync_engine.begin() as connection:
+        if sync_engine.dialect.name == "postgresql":
+            connection.execute(text("TRUNCATE users, auth_sessions, contacts CASCADE"))
+        else:
+            for table in ("contacts", "auth_sessions", "users"):
+                connection.execute(text(f"DELETE FROM {table}"))
+    yield app_client
+    app_client.app.dependency_overrides.clear()  # type: ignore[attr-defined]
+    app_client.cookies.clear()
+
+
+@pytest.fixture
+def pin_now(client: TestClient) -> Callable[[datetime], None]:
+    """Make the app believe it is `instant` (for 'today' in birthday queries)."""
+    from contacts_api.deps import get_now
+
+    def pin(instant: datetime) -> None:
+        client.app.dependency_overrides[get_now] = lambda: instant.astimezone(UTC)  # type: ignore[attr-defined]
+
+    return pin
+
+
+@pytest.fixture
+def ann(client: TestClient) -> dict[str, str]:
+    return new_user(client, "ann@example.com")
+
+
+@pytest.fixture
+def bob(client: TestClient) -> dict[str, str]:
+    return new_user(client, "bob@example.com")

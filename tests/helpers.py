@@ -1,0 +1,47 @@
+"""Small steps that many tests take: sign up, log in, add a contact."""
+
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+PASSWORD = "correct horse battery"
+
+
+def sign_up(client: TestClient, email: str, password: str = PASSWORD) -> dict[str, Any]:
+    response = client.post("/api/auth/signup", json={"email": email, "password": password})
+    assert response.status_code == 201, response.text
+    return response.json()  # type: ignore[no-any-return]
+
+
+def log_in(client: TestClient, email: str, password: str = PASSWORD) -> dict[str, Any]:
+    response = client.post("/api/auth/token", data={"username": email, "password": password})
+    assert response.status_code == 200, response.text
+    return response.json()  # type: ignore[no-any-return]
+
+
+def bearer(tokens: dict[str, Any]) -> dict[str, str]:
+    return {"Authorization": f"Bearer {tokens['access_token']}"}
+
+
+def new_user(client: TestClient, email: str) -> dict[str, str]:
+    """Sign up `email`, log in, and return the headers that authenticate as them."""
+    sign_up(client, email)
+    return bearer(log_in(client, email))
+
+
+def contact_data(**fields: Any) -> dict[str, Any]:
+    data = {
+        "first_name": "Carol",
+        "last_name": "Jones",
+        "email": "carol@example.com",
+        "phone": "+1 555 010 0199",
+        "birthday": "1990-05-17",
+        "notes": None,
+    }
+    return data | fields
+
+
+def create_contact(client: TestClient, headers: dict[str, str], **fields: Any) -> dict[str, Any]:
+    response = client.post("/api/contacts", headers=headers, json=contact_data(**fields))
+    assert response.status_code == 201, response.text
+    return response.json()  # type: ignore[no-any-return]

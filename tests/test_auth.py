@@ -1,0 +1,369 @@
+"""Signup, the token endpoint (login and refresh), sessions, logout and /users/me."""
+
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from jose import jwt
+
+from tests.helpers import PASSWORD, bearer, log_in, sign_up
+
+SECRET_KEY = "test-key-not-secret-0123456789abcdefghijklmnop"
+
+
+def refresh(client: TestClient, refresh_token: str) -> Any:
+    return client.post(
+        "/api/auth/token", data={"grant_type": "refresh_token", "refresh_token": refresh_token}
+    )
+
+
+def assert_unauthorized(response: Any, detail: str) -> None:
+    assert response.status_code == 401
+    assert response.json() == {"detail": detail}
+    assert response.headers["www-authenticate"] == "Bearer"
+
+
+# --- signup ----------------------------------------------------------------------------------
+
+
+def test_signup_returns_the_public_user(client: TestClient) -> None:
+    response = client.post(
+        "/api/auth/signup",
+        json={"email": "  Ann@Example.COM ", "password": PASSWORD, "full_name": " Ann Lee "},
+    )
+    assert response.status_code == 201
+    user = response.json()
+    assert set(user) == {"id", "email", "full_name", "created_at"}
+    assert user["email"] == "ann@example.com"
+    assert user["full_name"] == "Ann Lee"
+    created_at = datetime.fromisoformat(user["created_at"])
+    assert abs(created_at - datetime.now(UTC)) < timedelta(minutes=1)
+
+
+def test_signup_stores_a_bcrypt_hash_not_the_password(client: TestClient, sync_engine: Any) -> None:
+    from sqlalchemy import text
+
+    sign_up(client, "ann@example.com")
+    with sync_engine.connect() as connection:
+        stored = connection.execute(text("SELECT password_hash FROM users")).scalar_one()
+    assert stored.startswith("$2b$04$")
+    assert PASSWORD not in stored
+
+
+def test_signup_with_a_registered_email_in_any_case_is_409(client: TestClient) -> None:
+    sign_up(client, "ann@example.com")
+    response = client.post(
+        "/api/auth/signup", json={"email": "ANN@example.com", "password": "another password"}
+    )
+    assert response.status_code == 409
+    assert response.json() == {"detail": "Email already registered"}
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"email": "not-an-email", "password": PASSWORD}, "email"),
+        ({"email": "ann@example.com", "password": "short12"}, "password"),
+        ({"email": "ann@example.com", "password": "x" * 73}, "password"),
+        # 25 characters of three bytes each: 75 bytes, over bcrypt's 72.
+        ({"email": "ann@example.com", "password": "€" * 25}, "password"),
+        ({"email": "ann@example.com", "password": "pass\x00word123"}, "password"),
+        ({"email": "ann@example.com", "password": PASSWORD, "full_name": "A\x07nn"}, "full_name"),
+        ({"password": PASSWORD}, "email"),
+        ({"email": "ann@example.com"}, "password"),
+    ],
+)
+def test_signup_rejects_invalid_input_with_422(
+    client: TestClient, body: dict[str, Any], field: str
+) -> None:
+    response = client.post("/api/auth/signup", json=body)
+    assert response.status_code == 422
+    assert [error["loc"] for error in response.json()["detail"]] == [["body", field]]
+
+
+def test_a_password_of_exactly_72_bytes_is_accepted_and_not_truncated(client: TestClient) -> None:
+    password = "€" * 24  # 72 bytes
+    sign_up(client, "ann@example.com", password)
+    log_in(client, "ann@example.com", password)
+    wrong_last_char = client.post(
+        "/api/auth/token", data={"username": "ann@example.com", "password": "€" * 23 + "x"}
+    )
+    assert_unauthorized(wrong_last_char, "Incorrect email or password")
+
+
+def test_concurrent_signups_with_one_email_give_one_201_and_the_rest_409(
+    client: TestClient,
+) -> None:
+    def attempt(_: int) -> int:
+        body = {"email": "race@example.com", "password": PASSWORD}
+        return client.post("/api/auth/signup", json=body).status_code
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        codes = sorted(pool.map(attempt, range(8)))
+    assert codes == [201] + [409] * 7
+
+
+# --- login -----------------------------------------------------------------------------------
+
+
+def test_login_returns_a_bearer_token_pair_that_is_not_cached(client: TestClient) -> None:
+    user = sign_up(client, "ann@example.com")
+    response = client.post(
+        "/api/auth/token",
+        data={"grant_type": "password", "username": " ANN@example.com", "password": PASSWORD},
+    )
+    assert response.status_code == 200
+    assert response.headers["cache-control"] == "no-store"
+    tokens = response.json()
+    assert set(tokens) == {"access_token", "refresh_token", "token_type", "expires_in"}
+    assert tokens["token_type"] == "bearer"
+    assert tokens["expires_in"] == 15 * 60
+    claims = jwt.get_unverified_claims(tokens["access_token"])
+    assert claims["sub"] == str(user["id"])
+    assert claims["type"] == "access"
+    assert claims["exp"] - claims["iat"] == 15 * 60
+    assert jwt.get_unverified_header(tokens["access_token"])["alg"] == "HS256"
+
+
+def test_login_without_grant_type_means_the_password_grant(client: TestClient) -> None:
+    sign_up(client, "ann@example.com")
+    tokens = log_in(client, "ann@example.com")  # sends no grant_type
+    assert client.get("/api/users/me", headers=bearer(tokens)).status_code == 200
+
+
+def test_wrong_password_and_unknown_email_get_the_same_401(client: TestClient) -> None:
+    sign_up(client, "ann@example.com")
+    wrong = client.post(
+        "/api/auth/token", data={"username": "ann@example.com", "password": "wrong password"}
+    )
+    unknown = client.post(
+        "/api/auth/token", data={"username": "nobody@example.com", "password": PASSWORD}
+    )
+    assert_unauthorized(wrong, "Incorrect email or password")
+    assert_unauthorized(unknown, "Incorrect email or password")
+
+
+def test_unknown_email_still_costs_one_bcrypt_verification(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from contacts_api import security
+
+    sign_up(client, "ann@example.com")
+    verified: list[str] = []
+    original = security.password_context.verify
+
+    def counting_verify(secret: str, hash: str) -> bool:
+        verified.append(hash)
+        return original(secret, hash)
+
+    monkeypatch.setattr(security.password_context, "verify", counting_verify)
+    for username in ("ann@example.com", "nobody@example.com"):
+        client.post("/api/auth/token", data={"username": username, "password": "wrong password"})
+    assert len(verified) == 2
+    assert verified[1] == security.DUMMY_HASH
+    assert verified[0] != security.DUMMY_HASH
+
+
+@pytest.mark.parametrize("password", [PASSWORD + "x" * 60, "pass\x00word"])
+def test_a_login_password_bcrypt_cannot_take_is_a_plain_401(
+    client: TestClient, password: str
+) -> None:
+    sign_up(client, "ann@example.com", PASSWORD)
+    response = client.post(
+        "/api/auth/token", data={"username": "ann@example.com", "password": password}
+    )
+    assert_unauthorized(response, "Incorrect email or password")
+
+
+def test_a_nul_byte_in_the_username_is_a_401_not_a_database_error(client: TestClient) -> None:
+    response = client.post(
+        "/api/auth/token", data={"username": "ann\x00@example.com", "password": PASSWORD}
+    )
+    assert_unauthorized(response, "Incorrect email or password")
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        {"grant_type": "client_credentials", "username": "a@example.com", "password": "x"},
+        {"grant_type": "password", "username": "ann@example.com"},
+        {"password": PASSWORD},
+        {"grant_type": "refresh_token"},
+    ],
+)
+def test_a_malformed_token_form_is_422(client: TestClient, form: dict[str, str]) -> None:
+    response = client.post("/api/auth/token", data=form)
+    assert response.status_code == 422
+    assert isinstance(response.json()["detail"], list)
+
+
+def test_swagger_ui_form_with_scope_and_client_id_logs_in(client: TestClient) -> None:
+    sign_up(client, "ann@example.com")
+    response = client.post(
+        "/api/auth/token",
+        data={
+            "grant_type": "password",
+            "username": "ann@example.com",
+            "password": PASSWORD,
+            "scope": "",
+            "client_id": "",
+        },
+    )
+    assert response.status_code == 200
+
+
+# --- refresh ---------------------------------------------------------------------------------
+
+
+def test_refresh_rotates_the_pair(client: TestClient) -> None:
+    sign_up(client, "ann@example.com")
+    first = log_in(client, "ann@example.com")
+    response = refresh(client, first["refresh_token"])
+    assert response.status_code == 200
+    assert response.headers["cache-control"] == "no-store"
+    second = response.json()
+    assert second["refresh_token"] != first["refresh_token"]
+    assert second["access_token"] != first["access_token"]
+    assert client.get("/api/users/me", headers=bearer(second)).status_code == 200
+    assert refresh(client, second["refresh_token"]).status_code == 200
+
+
+def test_reusing_a_retired_refresh_token_revokes_the_whole_session(client: TestClient) -> None:
+    sign_up(client, "ann@example.com")
+    first = log_in(client, "ann@example.com")
+    second = refresh(client, first["refresh_token"]).json()
+
+    assert_unauthorized(refresh(client, first["refresh_token"]), "Invalid or expired refresh token")
+    # The thief's replay ended the session: the newest tokens are dead too.
+    assert_unauthorized(
+        refresh(client, second["refresh_token"]), "Invalid or expired refresh token"
+    )
+    assert_unauthorized(
+        client.get("/api/users/me", headers=bearer(second)), "Invalid or expired access token"
+    )
+
+
+def test_reuse_detection_leaves_the_users_other_sessions_alone(client: TestClient) -> None:
+    sign_up(client, "ann@example.com")
+    laptop = log_in(client, "ann@example.com")
+    phone = log_in(client, "ann@example.com")
+    refresh(client, laptop["refresh_token"])
+    refresh(client, laptop["refresh_token"])  # replay: the laptop session ends
+    assert client.get("/api/users/me", headers=bearer(phone)).status_code == 200
+    assert refresh(client, phone["refresh_token"]).status_code == 200
+
+
+def test_concurrent_refreshes_with_one_token_let_exactly_one_win(client: TestClient) -> None:
+    sign_up(client, "ann@example.com")
+    tokens = log_in(client, "ann@example.com")
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        codes = sorted(
+            pool.map(lambda _: refresh(client, tokens["refresh_token"]).status_code, range(8))
+        )
+    assert codes == [200] + [401] * 7
+
+
+def test_an_access_token_is_not_a_refresh_token_and_the_reverse(client: TestClient) -> None:
+    sign_up(client, "ann@example.com")
+    tokens = log_in(client, "ann@example.com")
+    assert_unauthorized(refresh(client, tokens["access_token"]), "Invalid or expired refresh token")
+    as_access = client.get(
+        "/api/users/me", headers={"Authorization": f"Bearer {tokens['refresh_token']}"}
+    )
+    assert_unauthorized(as_access, "Invalid or expired access token")
+
+
+def forge(claims: dict[str, Any], key: str = SECRET_KEY, algorithm: str = "HS256") -> str:
+    return jwt.encode(claims, key, algorithm=algorithm)
+
+
+def test_forged_and_expired_tokens_are_rejected(client: TestClient) -> None:
+    sign_up(client, "ann@example.com")
+    tokens = log_in(client, "ann@example.com")
+    claims = jwt.get_unverified_claims(tokens["access_token"])
+    now = int(datetime.now(UTC).timestamp())
+    forged = [
+        forge(claims, key="another-key-0123456789abcdefghijklmnopqrstuvwxyz"),
+        forge(claims, algorithm="HS512"),
+        forge(claims | {"exp": now - 1}),
+        forge({key: value for key, value in claims.items() if key != "exp"}),
+        forge(claims | {"sub": "not-a-number"}),
+        tokens["access_token"][:-4] + "AAAA",
+        "not.a.token",
+    ]
+    for token in forged:
+        response = client.get("/api/users/me", headers={"Authorization": f"Bearer {token}"})
+        assert_unauthorized(response, "Invalid or expired access token")
+
+
+def test_a_garbage_refresh_token_is_401(client: TestClient) -> None:
+    assert_unauthorized(refresh(client, "garbage"), "Invalid or expired refresh token")
+
+
+# --- logout and me ---------------------------------------------------------------------------
+
+
+def test_logout_ends_the_session_at_once(client: TestClient) -> None:
+    sign_up(client, "ann@example.com")
+    tokens = log_in(client, "ann@example.com")
+    response = client.post("/api/auth/logout", json={"refresh_token": tokens["refresh_token"]})
+    assert response.status_code == 204
+    assert response.content == b""
+    assert_unauthorized(
+        client.get("/api/users/me", headers=bearer(tokens)), "Invalid or expired access token"
+    )
+    assert_unauthorized(
+        refresh(client, tokens["refresh_token"]), "Invalid or expired refresh token"
+    )
+
+
+def test_logout_is_idempotent_and_quiet_about_unknown_tokens(client: TestClient) -> None:
+    sign_up(client, "ann@example.com")
+    tokens = log_in(client, "ann@example.com")
+    for token in (
+        tokens["refresh_token"],
+        tokens["refresh_token"],
+        "unknown",
+        tokens["access_token"],
+    ):
+        response = client.post("/api/auth/logout", json={"refresh_token": token})
+        assert response.status_code == 204
+
+
+def test_logging_out_with_an_access_token_does_not_end_the_session(client: TestClient) -> None:
+    sign_up(client, "ann@example.com")
+    tokens = log_in(client, "ann@example.com")
+    client.post("/api/auth/logout", json={"refresh_token": tokens["access_token"]})
+    assert client.get("/api/users/me", headers=bearer(tokens)).status_code == 200
+
+
+def test_logout_without_a_refresh_token_is_422(client: TestClient) -> None:
+    assert client.post("/api/auth/logout", json={}).status_code == 422
+
+
+def test_me_returns_the_tokens_user(client: TestClient) -> None:
+    user = sign_up(client, "ann@example.com")
+    response = client.get("/api/users/me", headers=bearer(log_in(client, "ann@example.com")))
+    assert response.status_code == 200
+    assert response.json() == user
+
+
+@pytest.mark.parametrize(
+    "headers", [{}, {"Authorization": "Basic YW5uOnB3"}, {"Authorization": "Bearer "}]
+)
+def test_me_without_a_bearer_token_is_401(client: TestClient, headers: dict[str, str]) -> None:
+    assert_unauthorized(client.get("/api/users/me", headers=headers), "Not authenticated")
+
+
+def test_a_deleted_users_token_stops_working(client: TestClient, sync_engine: Any) -> None:
+    from sqlalchemy import text
+
+    sign_up(client, "ann@example.com")
+    tokens = log_in(client, "ann@example.com")
+    with sync_engine.begin() as connection:
+        connection.execute(text("DELETE FROM users"))
+    assert_unauthorized(
+        client.get("/api/users/me", headers=bearer(tokens)), "Invalid or expired access token"
+    )
