@@ -15,7 +15,7 @@ def make_engine(url: str) -> AsyncEngine:
     parsed = database_url(url, asynchronous=True)
     if parsed.get_backend_name() == "sqlite":
         engine = create_async_engine(parsed, connect_args={"timeout": 15})
-        event.listen(engine.sync_engine, "connect", _enable_sqlite_foreign_keys)
+        event.listen(engine.sync_engine, "connect", _configure_sqlite)
         return engine
     return create_async_engine(
         parsed,
@@ -29,11 +29,17 @@ def make_engine(url: str) -> AsyncEngine:
     )
 
 
-def _enable_sqlite_foreign_keys(dbapi_connection: Any, _record: Any) -> None:
+def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
     # SQLite ignores ON DELETE CASCADE unless asked, per connection.
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+    # SQLite's own lower() folds ASCII only; search must find "Éva" with "éva" here too.
+    dbapi_connection.create_function("lower", 1, _unicode_lower, deterministic=True)
+
+
+def _unicode_lower(value: Any) -> Any:
+    return value.lower() if isinstance(value, str) else value
 
 
 engine = make_engine(get_settings().DATABASE_URL)

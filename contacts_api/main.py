@@ -1,9 +1,12 @@
 """The FastAPI application: routers, health checks and docs. The schema comes from Alembic."""
 
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Response, status
+from fastapi import FastAPI, Request, Response, status
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -32,6 +35,19 @@ app = FastAPI(
     lifespan=lifespan,
     swagger_ui_parameters={"persistAuthorization": True},
 )
+
+
+@app.exception_handler(RequestValidationError)
+async def report_invalid_request(_request: Request, exc: RequestValidationError) -> Response:
+    """FastAPI's usual 422 list, written as ASCII JSON.
+
+    The errors echo the input, and JSON may carry a lone surrogate ("\\ud800") that UTF-8
+    cannot encode: the default handler would fail with a 500 while reporting the 422.
+    """
+    content = json.dumps({"detail": jsonable_encoder(exc.errors())})
+    return Response(content, status.HTTP_422_UNPROCESSABLE_CONTENT, media_type="application/json")
+
+
 app.include_router(auth.router, prefix="/api")
 app.include_router(contacts.router, prefix="/api")
 

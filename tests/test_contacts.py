@@ -1,0 +1,516 @@
+"""Contacts: CRUD, validation, ownership and search, all through HTTP."""
+
+import json
+from datetime import UTC, date, datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.helpers import contact_data, create_contact
+
+Headers = dict[str, str]
+
+
+def names(page: dict[str, Any]) -> list[str]:
+    return [f"{item['first_name']} {item['last_name']}" for item in page["items"]]
+
+
+# --- create ----------------------------------------------------------------------------------
+
+
+def test_creating_a_contact_returns_201_with_its_location(client: TestClient, ann: Headers) -> None:
+    response = client.post(
+        "/api/contacts",
+        headers=ann,
+        json=contact_data(
+            first_name="  Carol ", email=" Carol@Example.COM", notes="met at\tPyCon\n"
+        ),
+    )
+    assert response.status_code == 201
+    contact = response.json()
+    assert response.headers["location"] == f"http://testserver/api/contacts/{contact['id']}"
+    assert set(contact) == {
+        "id", "first_name", "last_name", "email", "phone", "birthday", "notes",
+        "created_at", "updated_at",
+    }  # fmt: skip
+    assert contact | {"id": 0, "created_at": "", "updated_at": ""} == {
+        "id": 0,
+        "first_name": "Carol",
+        "last_name": "Jones",
+        "email": "carol@example.com",
+        "phone": "+1 555 010 0199",
+        "birthday": "1990-05-17",
+        "notes": "met at\tPyCon\n",
+        "created_at": "",
+        "updated_at": "",
+    }
+    created_at = datetime.fromisoformat(contact["created_at"])
+    assert created_at.tzinfo is not None
+    assert abs(created_at - datetime.now(UTC)) < timedelta(minutes=1)
+    assert client.get(response.headers["location"], headers=ann).json() == contact
+
+
+def test_notes_are_optional(client: TestClient, ann: Headers) -> None:
+    data = contact_data()
+    del data["notes"]
+    response = client.post("/api/contacts", headers=ann, json=data)
+    assert response.status_code == 201
+    assert response.json()["notes"] is None
+
+
+def test_a_second_contact_with_the_same_email_is_409(client: TestClient, ann: Headers) -> None:
+    create_contact(client, ann, email="carol@example.com")
+    response = client.post(
+        "/api/contacts", headers=ann, json=contact_data(email="CAROL@example.com ")
+    )
+    assert response.status_code == 409
+    assert response.json() == {"detail": "You already have a contact with this email"}
+
+
+def test_two_users_may_each_have_a_contact_with_the_same_email(
+    client: TestClient, ann: Headers, bob: Headers
+) -> None:
+    create_contact(client, ann, email="carol@example.com")
+    create_contact(client, bob, email="carol@example.com")
+
+
+def send_json(client: TestClient, method: str, url: str, headers: Headers, data: Any) -> Any:
+    # json.dumps writes a lone surrogate as the escape "\ud800", as a hostile client could.
+    headers = headers | {"Content-Type": "application/json"}
+    return client.request(method, url, headers=headers, content=json.dumps(data))
+
+
+def latest_birthday() -> date:
+    return datetime.now(timezone(timedelta(hours=14))).date()
+
+
+INVALID_FIELDS: list[tuple[str, Any]] = [
+    ("first_name", ""),
+    ("first_name", "   "),
+    ("first_name", "x" * 51),
+    ("first_name", "Ca\x00rol"),
+    ("first_name", "Ca\nrol"),
+    ("first_name", "Ca\u0085rol"),  # a C1 control character
+    ("first_name", "\ud800"),  # a lone surrogate: not storable text
+    ("first_name", None),
+    ("first_name", 42),
+    ("last_name", ""),
+    ("last_name", "y" * 51),
+    ("last_name", "Jo\x1bnes"),
+    ("email", "not-an-email"),
+    ("email", "carol@"),
+    ("email", "ca\x00rol@example.com"),
+    ("email", ""),
+    ("phone", "12345"),  # 5 digits
+    ("phone", "1234567890123456"),  # 16 digits
+    ("phone", "555-CALL-NOW"),
+    ("phone", "555 0100 +1"),  # '+' only in front
+    ("phone", "++1 555 0100"),
+    ("phone", "+１２３４５６７８"),  # full-width digits  # noqa: RUF001
+    ("phone", "555\x000100"),
+    ("birthday", "1990-02-30"),
+    ("birthday", "17/05/1990"),
+    ("birthday", "1990-5-17"),
+    ("birthday", 643939200),  # Unix time is not a date
+    ("birthday", "1990-05-17T00:00:00"),
+    ("birthday", (latest_birthday() + timedelta(days=1)).isoformat()),
+    ("notes", "x" * 1001),
+    ("notes", "a\x00b"),
+    ("notes", "bell\x07"),
+]
+
+
+@pytest.mark.parametrize(("field", "value"), INVALID_FIELDS)
+def test_creating_a_contact_with_an_invalid_field_is_422(
+    client: TestClient, ann: Headers, field: str, value: Any
+) -> None:
+    response = send_json(client, "POST", "/api/contacts", ann, contact_data(**{field: value}))
+    assert response.status_code == 422, response.text
+    assert [error["loc"] for error in response.json()["detail"]] == [["body", field]]
+
+
+@pytest.mark.parametrize("field", ["first_name", "last_name", "email", "phone", "birthday"])
+def test_creating_a_contact_without_a_required_field_is_422(
+    client: TestClient, ann: Headers, field: str
+) -> None:
+    data = contact_data()
+    del data[field]
+    response = client.post("/api/contacts", headers=ann, json=data)
+    assert response.status_code == 422
+    assert [error["loc"] for error in response.json()["detail"]] == [["body", field]]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("first_name", "x" * 50),
+        ("first_name", "Zoë 李"),
+        ("phone", "1234567"),
+        ("phone", "+123456789012345"),
+        ("phone", "(555) 010.0199"),
+        ("birthday", "2000-02-29"),
+        ("notes", "x" * 1000),
+        ("notes", "line one\r\nline two\ttabbed"),
+        ("email", "o'brien+tag@sub.example.co.uk"),
+    ],
+)
+def test_edge_values_that_are_valid_are_stored_as_sent(
+    client: TestClient, ann: Headers, field: str, value: str
+) -> None:
+    contact = create_contact(client, ann, **{field: value})
+    assert contact[field] == value
+
+
+def test_a_birthday_of_today_in_the_earliest_time_zone_is_accepted(
+    client: TestClient, ann: Headers
+) -> None:
+    contact = create_contact(client, ann, birthday=latest_birthday().isoformat())
+    assert contact["birthday"] == latest_birthday().isoformat()
+
+
+@pytest.mark.parametrize(
+    ("content", "content_type"),
+    [
+        (b"{not json", "application/json"),
+        (b"[]", "application/json"),
+        (b"null", "application/json"),
+    ],
+)
+def test_a_body_that_is_not_a_contact_object_is_422(
+    client: TestClient, ann: Headers, content: bytes, content_type: str
+) -> None:
+    response = client.post(
+        "/api/contacts", headers=ann | {"Content-Type": content_type}, content=content
+    )
+    assert response.status_code == 422
+
+
+def test_client_supplied_id_and_owner_are_ignored(
+    client: TestClient, ann: Headers, bob: Headers
+) -> None:
+    bobs = create_contact(client, bob)
+    response = client.post(
+        "/api/contacts",
+        headers=ann,
+        json=contact_data(id=bobs["id"], owner_id=999, email="other@example.com"),
+    )
+    assert response.status_code == 201
+    assert response.json()["id"] != bobs["id"]
+    assert client.get(f"/api/contacts/{bobs['id']}", headers=bob).json() == bobs
+
+
+# --- read, update, delete --------------------------------------------------------------------
+
+
+def test_put_replaces_every_field(client: TestClient, ann: Headers) -> None:
+    contact = create_contact(client, ann, notes="old notes")
+    replacement = contact_data(
+        first_name="Dora",
+        last_name="Kim",
+        email="dora@example.com",
+        phone="020 7946 0000",
+        birthday="1985-12-31",
+    )
+    del replacement["notes"]
+    response = client.put(f"/api/contacts/{contact['id']}", headers=ann, json=replacement)
+    assert response.status_code == 200
+    updated = response.json()
+    assert updated == replacement | {
+        "notes": None,
+        "id": contact["id"],
+        "created_at": contact["created_at"],
+        "updated_at": updated["updated_at"],
+    }
+    assert updated["updated_at"] > contact["updated_at"]
+    assert client.get(f"/api/contacts/{contact['id']}", headers=ann).json() == updated
+
+
+def test_put_needs_every_required_field(client: TestClient, ann: Headers) -> None:
+    contact = create_contact(client, ann)
+    response = client.put(
+        f"/api/contacts/{contact['id']}", headers=ann, json={"first_name": "Dora"}
+    )
+    assert response.status_code == 422
+    assert sorted(error["loc"][1] for error in response.json()["detail"]) == [
+        "birthday",
+        "email",
+        "last_name",
+        "phone",
+    ]
+
+
+def test_patch_changes_only_the_fields_sent(client: TestClient, ann: Headers) -> None:
+    contact = create_contact(client, ann, notes="keep me")
+    response = client.patch(
+        f"/api/contacts/{contact['id']}", headers=ann, json={"phone": " 555-0100-22 "}
+    )
+    assert response.status_code == 200
+    updated = response.json()
+    assert updated == contact | {"phone": "555-0100-22", "updated_at": updated["updated_at"]}
+    assert client.get(f"/api/contacts/{contact['id']}", headers=ann).json() == updated
+
+
+def test_patch_may_clear_notes_with_null(client: TestClient, ann: Headers) -> None:
+    contact = create_contact(client, ann, notes="old")
+    response = client.patch(f"/api/contacts/{contact['id']}", headers=ann, json={"notes": None})
+    assert response.json()["notes"] is None
+
+
+@pytest.mark.parametrize("field", ["first_name", "last_name", "email", "phone", "birthday"])
+def test_patch_with_null_on_a_required_field_is_422(
+    client: TestClient, ann: Headers, field: str
+) -> None:
+    contact = create_contact(client, ann)
+    response = client.patch(f"/api/contacts/{contact['id']}", headers=ann, json={field: None})
+    assert response.status_code == 422
+    assert [error["loc"] for error in response.json()["detail"]] == [["body", field]]
+    assert client.get(f"/api/contacts/{contact['id']}", headers=ann).json() == contact
+
+
+@pytest.mark.parametrize(("field", "value"), INVALID_FIELDS)
+def test_patch_validates_like_create(
+    client: TestClient, ann: Headers, field: str, value: Any
+) -> None:
+    contact = create_contact(client, ann)
+    response = send_json(client, "PATCH", f"/api/contacts/{contact['id']}", ann, {field: value})
+    assert response.status_code == 422
+
+
+def test_patch_and_put_to_an_email_already_in_the_book_are_409(
+    client: TestClient, ann: Headers
+) -> None:
+    create_contact(client, ann, email="taken@example.com")
+    contact = create_contact(client, ann, email="mine@example.com")
+    url = f"/api/contacts/{contact['id']}"
+    patched = client.patch(url, headers=ann, json={"email": "TAKEN@example.com"})
+    assert patched.status_code == 409
+    put = client.put(url, headers=ann, json=contact_data(email="taken@example.com"))
+    assert put.status_code == 409
+    assert client.get(url, headers=ann).json() == contact
+
+
+def test_a_contact_can_keep_its_own_email_on_put(client: TestClient, ann: Headers) -> None:
+    contact = create_contact(client, ann)
+    response = client.put(
+        f"/api/contacts/{contact['id']}", headers=ann, json=contact_data(first_name="Caroline")
+    )
+    assert response.status_code == 200
+
+
+def test_delete_removes_the_contact(client: TestClient, ann: Headers) -> None:
+    contact = create_contact(client, ann)
+    response = client.delete(f"/api/contacts/{contact['id']}", headers=ann)
+    assert response.status_code == 204
+    assert response.content == b""
+    assert client.get(f"/api/contacts/{contact['id']}", headers=ann).status_code == 404
+    assert client.delete(f"/api/contacts/{contact['id']}", headers=ann).status_code == 404
+
+
+@pytest.mark.parametrize(
+    "contact_id", ["0", "-1", "2147483648", "99999999999999999999999", "9" * 500]
+)
+def test_ids_that_cannot_exist_are_404(client: TestClient, ann: Headers, contact_id: str) -> None:
+    url = f"/api/contacts/{contact_id}"
+    assert client.get(url, headers=ann).status_code == 404
+    assert client.put(url, headers=ann, json=contact_data()).status_code == 404
+    assert client.patch(url, headers=ann, json={"notes": "x"}).status_code == 404
+    assert client.delete(url, headers=ann).status_code == 404
+
+
+@pytest.mark.parametrize("contact_id", ["abc", "1.5", "1e3"])
+def test_an_id_that_is_not_an_integer_is_422(
+    client: TestClient, ann: Headers, contact_id: str
+) -> None:
+    assert client.get(f"/api/contacts/{contact_id}", headers=ann).status_code == 422
+
+
+# --- ownership -------------------------------------------------------------------------------
+
+
+def test_another_users_contact_is_404_on_every_route(
+    client: TestClient, ann: Headers, bob: Headers
+) -> None:
+    bobs = create_contact(client, bob, first_name="Bobs", birthday="1990-01-01")
+    url = f"/api/contacts/{bobs['id']}"
+    responses = [
+        client.get(url, headers=ann),
+        client.put(url, headers=ann, json=contact_data()),
+        client.patch(url, headers=ann, json={"first_name": "Stolen"}),
+        client.delete(url, headers=ann),
+    ]
+    assert [response.status_code for response in responses] == [404] * 4
+    assert {response.json()["detail"] for response in responses} == {"Contact not found"}
+    assert client.get(url, headers=bob).json() == bobs
+
+
+def test_another_users_contacts_never_appear_in_lists_searches_or_birthdays(
+    client: TestClient, ann: Headers, bob: Headers
+) -> None:
+    create_contact(client, bob, first_name="Bobs", email="friend@example.com")
+    mine = create_contact(client, ann, first_name="Anns", email="pal@example.com")
+    assert client.get("/api/contacts", headers=ann).json()["items"] == [mine]
+    for query in ("q=friend", "first_name=Bobs", "email=friend", "q=example"):
+        page = client.get(f"/api/contacts?{query}", headers=ann).json()
+        assert bobs_absent(page["items"]), query
+    birthdays = client.get("/api/contacts/birthdays?days=366", headers=ann).json()
+    assert [contact["id"] for contact in birthdays] == [mine["id"]]
+
+
+def bobs_absent(items: list[dict[str, Any]]) -> bool:
+    return all(item["first_name"] != "Bobs" for item in items)
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/api/contacts"),
+        ("POST", "/api/contacts"),
+        ("GET", "/api/contacts/birthdays"),
+        ("GET", "/api/contacts/1"),
+        ("PUT", "/api/contacts/1"),
+        ("PATCH", "/api/contacts/1"),
+        ("DELETE", "/api/contacts/1"),
+    ],
+)
+def test_every_contact_route_needs_a_token(client: TestClient, method: str, path: str) -> None:
+    response = client.request(method, path, json=contact_data())
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == "Bearer"
+
+
+# --- list and search -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def book(client: TestClient, ann: Headers) -> dict[str, dict[str, Any]]:
+    people = [
+        ("Ann", "Smith", "ann.smith@example.com"),
+        ("Anna", "Smithers", "anna@work.example.org"),
+        ("Bob", "Annan", "bob@example.com"),
+        ("Cleo", "Jones", "cleo_100%@example.com"),
+        ("Dan", "O'Neil", "dan@example.com"),
+        ("Éva", "Zed", "eva@example.com"),
+        ("Fay", "Back\\slash", "fay@example.com"),
+    ]
+    return {
+        first: create_contact(client, ann, first_name=first, last_name=last, email=email)
+        for first, last, email in people
+    }
+
+
+def search(client: TestClient, headers: Headers, **params: Any) -> dict[str, Any]:
+    response = client.get("/api/contacts", headers=headers, params=params)
+    assert response.status_code == 200, response.text
+    return response.json()  # type: ignore[no-any-return]
+
+
+def test_the_list_is_ordered_by_last_name_first_name_and_id(
+    client: TestClient, ann: Headers, book: dict[str, Any]
+) -> None:
+    page = search(client, ann)
+    assert names(page) == [
+        "Bob Annan",
+        "Fay Back\\slash",
+        "Cleo Jones",
+        "Dan O'Neil",
+        "Ann Smith",
+        "Anna Smithers",
+        "Éva Zed",
+    ]
+    assert page | {"items": []} == {"items": [], "total": 7, "limit": 20, "offset": 0}
+
+
+def test_same_names_are_ordered_by_id(client: TestClient, ann: Headers) -> None:
+    first = create_contact(client, ann, email="one@example.com")
+    second = create_contact(client, ann, email="two@example.com")
+    assert search(client, ann)["items"] == [first, second]
+
+
+def test_pages_carry_the_total_of_all_matches(
+    client: TestClient, ann: Headers, book: dict[str, Any]
+) -> None:
+    page = search(client, ann, limit=2, offset=2)
+    assert names(page) == ["Cleo Jones", "Dan O'Neil"]
+    assert page | {"items": []} == {"items": [], "total": 7, "limit": 2, "offset": 2}
+    beyond = search(client, ann, limit=2, offset=10)
+    assert beyond == {"items": [], "total": 7, "limit": 2, "offset": 10}
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({"q": "ann smi"}, ["Ann Smith", "Anna Smithers"]),
+        ({"q": "ANN"}, ["Bob Annan", "Ann Smith", "Anna Smithers"]),
+        ({"q": "  smith   anna "}, ["Anna Smithers"]),
+        ({"q": "work.example"}, ["Anna Smithers"]),
+        ({"q": "ann nobody"}, []),
+        ({"first_name": "ann"}, ["Ann Smith", "Anna Smithers"]),
+        ({"first_name": "ann smi"}, []),  # a field filter is not split into words
+        ({"last_name": " smith "}, ["Ann Smith", "Anna Smithers"]),
+        (
+            {"email": "EXAMPLE.COM"},
+            ["Bob Annan", "Fay Back\\slash", "Cleo Jones", "Dan O'Neil", "Ann Smith", "Éva Zed"],
+        ),
+        ({"first_name": "ann", "last_name": "ers"}, ["Anna Smithers"]),
+        ({"q": "ann", "email": "bob"}, ["Bob Annan"]),
+        (
+            {"q": "", "first_name": "  ", "email": ""},
+            [
+                "Bob Annan",
+                "Fay Back\\slash",
+                "Cleo Jones",
+                "Dan O'Neil",
+                "Ann Smith",
+                "Anna Smithers",
+                "Éva Zed",
+            ],
+        ),
+        ({"q": "%"}, ["Cleo Jones"]),
+        ({"q": "_"}, ["Cleo Jones"]),
+        ({"email": "o_1"}, ["Cleo Jones"]),
+        ({"q": "\\"}, ["Fay Back\\slash"]),
+        ({"q": "k\\s"}, ["Fay Back\\slash"]),
+        ({"last_name": "K\\SLASH"}, ["Fay Back\\slash"]),
+        ({"q": "o'n"}, ["Dan O'Neil"]),
+        ({"q": "éva"}, ["Éva Zed"]),
+    ],
+)
+def test_search(
+    client: TestClient,
+    ann: Headers,
+    book: dict[str, Any],
+    params: dict[str, str],
+    expected: list[str],
+) -> None:
+    page = search(client, ann, **params)
+    assert names(page) == expected
+    assert page["total"] == len(expected)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"limit": 0},
+        {"limit": 101},
+        {"offset": -1},
+        {"offset": 2**31},
+        {"offset": 10**30},
+        {"limit": "ten"},
+        {"q": "x" * 201},
+        {"q": "a\x00b"},
+        {"first_name": "\x1b"},
+        {"email": "a\x00"},
+    ],
+)
+def test_bad_list_parameters_are_422(
+    client: TestClient, ann: Headers, params: dict[str, Any]
+) -> None:
+    response = client.get("/api/contacts", headers=ann, params=params)
+    assert response.status_code == 422
+    assert isinstance(response.json()["detail"], list)
+
+
+def test_limit_100_and_the_largest_offset_are_accepted(client: TestClient, ann: Headers) -> None:
+    page = search(client, ann, limit=100, offset=2**31 - 1)
+    assert page == {"items": [], "total": 0, "limit": 100, "offset": 2**31 - 1}
