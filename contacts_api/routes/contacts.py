@@ -138,17 +138,18 @@ def birthday_window(today: date, days: int) -> tuple[ColumnElement[bool], Column
     """
     end = today + timedelta(days=days)
     key = col(Contact.birthday_key)
-    # The window as key ranges, one per calendar year it touches (a year at most has 366 days).
-    if end.year == today.year:
-        ranges = [(today.year, birthday_key(today), birthday_key(end))]
-    else:
-        ranges = [(today.year, birthday_key(today), 1231), (end.year, 101, birthday_key(end))]
+    # One key range per calendar year the window touches (366 days from 31 December touch
+    # three years).
     conditions = []
-    for year, low, high in ranges:
+    start = today
+    while start <= end:
+        year_end = min(end, date(start.year, 12, 31))
+        low, high = birthday_key(start), birthday_key(year_end)
         # In a common year a 29 February birthday is on 28 February.
-        if high == 228 and not isleap(year):
+        if high == 228 and not isleap(start.year):
             high = 229
         conditions.append(key.between(low, high))
+        start = year_end + timedelta(days=1)
 
     this_year = key >= birthday_key(today)
     moved_to_feb_28 = [
