@@ -33,8 +33,10 @@ lint: $(VENV)/installed-dev
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+# On PostgreSQL (TEST_DATABASE_URL), then the same tests on a temporary SQLite file.
 test: lint
 	$(BIN)/pytest
+	TEST_DATABASE_URL=sqlite:// $(BIN)/pytest -q
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -1,7 +1,7 @@
 """Dependencies that carry the cross-cutting rules: the session, who is asking, what they own."""
 
 from datetime import UTC, date, datetime
-from typing import Annotated
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import Depends, HTTPException, Query, status
@@ -18,6 +18,12 @@ SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 # Swagger UI's Authorize button logs in through this URL with the password grant.
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=False)
+
+
+# For `responses=`: the docs of every route that needs a token show its 401.
+UNAUTHORIZED: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Missing, invalid or expired access token, or a revoked session"}
+}
 
 
 def unauthorized(detail: str) -> HTTPException:

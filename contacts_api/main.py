@@ -34,6 +34,8 @@ app = FastAPI(
     description=DESCRIPTION,
     lifespan=lifespan,
     swagger_ui_parameters={"persistAuthorization": True},
+    # Operation ids read like the functions (`create_contact`), for generated clients.
+    generate_unique_id_function=lambda route: route.name,
 )
 
 

@@ -2,7 +2,7 @@
 
 import uuid
 from datetime import timedelta
-from typing import Annotated, Any, Literal, Self, cast
+from typing import Annotated, Literal, Self, cast
 
 from fastapi import APIRouter, Form, HTTPException, Response, status
 from fastapi.concurrency import run_in_threadpool
@@ -12,7 +12,7 @@ from sqlmodel import col, select, update
 
 from contacts_api.config import get_settings
 from contacts_api.db import is_unique_violation
-from contacts_api.deps import CurrentUser, SessionDep, unauthorized
+from contacts_api.deps import UNAUTHORIZED, CurrentUser, SessionDep, unauthorized
 from contacts_api.models import (
     AuthSession,
     RefreshTokenIn,
@@ -33,10 +33,6 @@ from contacts_api.security import (
 settings = get_settings()
 
 router = APIRouter(tags=["auth"])
-
-UNAUTHORIZED: dict[int | str, dict[str, Any]] = {
-    401: {"description": "Missing, invalid or expired credentials"}
-}
 
 
 @router.post(
@@ -80,7 +76,11 @@ class TokenRequest(BaseModel):
         return self
 
 
-@router.post("/auth/token", response_model=Token, responses=UNAUTHORIZED)
+@router.post(
+    "/auth/token",
+    response_model=Token,
+    responses={401: {"description": "Bad email or password, or a bad refresh token"}},
+)
 async def issue_tokens(
     form: Annotated[TokenRequest, Form()], session: SessionDep, response: Response
 ) -> Token:

@@ -12,7 +12,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from contacts_api.db import is_unique_violation
-from contacts_api.deps import CurrentUser, OwnedContact, SessionDep, Today
+from contacts_api.deps import UNAUTHORIZED, CurrentUser, OwnedContact, SessionDep, Today
 from contacts_api.models import (
     Contact,
     ContactBirthday,
@@ -25,7 +25,7 @@ from contacts_api.models import (
     utc_now,
 )
 
-router = APIRouter(prefix="/contacts", tags=["contacts"])
+router = APIRouter(prefix="/contacts", tags=["contacts"], responses=UNAUTHORIZED)
 
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"description": "No such contact in your address book"}

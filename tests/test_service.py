@@ -1,0 +1,130 @@
+"""Health checks, the docs, the settings the app refuses, and the migrations."""
+
+import os
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.conftest import TEST_DATABASE_URL
+
+
+def test_health_says_ok(client: TestClient) -> None:
+    response = client.get("/health")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+def test_ready_says_ok_when_the_database_answers(client: TestClient) -> None:
+    response = client.get("/health/ready")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+@pytest.mark.parametrize("path", ["/docs", "/redoc"])
+def test_the_interactive_docs_are_served(client: TestClient, path: str) -> None:
+    response = client.get(path)
+    assert response.status_code == 200
+    assert "/openapi.json" in response.text
+
+
+def test_swagger_authorize_logs_in_through_the_token_endpoint(client: TestClient) -> None:
+    schema = client.get("/openapi.json").json()
+    [scheme] = schema["components"]["securitySchemes"].values()
+    assert scheme == {
+        "type": "oauth2",
+        "flows": {"password": {"scopes": {}, "tokenUrl": "/api/auth/token"}},
+    }
+
+
+def test_every_operation_has_a_summary_and_a_description(client: TestClient) -> None:
+    schema = client.get("/openapi.json").json()
+    operations = [op for path in schema["paths"].values() for op in path.values()]
+    assert len(operations) == 13
+    for operation in operations:
+        assert operation["summary"], operation["operationId"]
+        assert operation["description"], operation["operationId"]
+    assert {operation["operationId"] for operation in operations} >= {
+        "create_user",
+        "issue_tokens",
+        "create_contact",
+        "read_contact",
+        "read_upcoming_birthdays",
+    }
+
+
+def test_contact_routes_document_their_errors(client: TestClient) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    one_contact = paths["/api/contacts/{contact_id}"]
+    assert {"401", "404", "409", "422"} <= set(one_contact["put"]["responses"])
+    assert {"201", "401", "409", "422"} <= set(paths["/api/contacts"]["post"]["responses"])
+    assert "204" in one_contact["delete"]["responses"]
+
+
+REPOSITORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def start_app(**env: str) -> subprocess.CompletedProcess[str]:
+    environment = {key: value for key, value in os.environ.items() if key not in ("SECRET_KEY",)}
+    environment |= env | {"PYTHONPATH": REPOSITORY}
+    return subprocess.run(
+        [sys.executable, "-c", "import contacts_api.main"],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=os.path.join(REPOSITORY, "tests"),  # away from a developer's .env file
+    )
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({}, "SECRET_KEY: Field required"),
+        ({"SECRET_KEY": "short"}, "SECRET_KEY: String should have at least 32 characters"),
+        ({"SECRET_KEY": "a" * 40}, "SECRET_KEY: Value error, SECRET_KEY looks like a placeholder"),
+        (
+            {"SECRET_KEY": "k" * 16 + "0123456789abcdefghij", "BCRYPT_ROUNDS": "3"},
+            "BCRYPT_ROUNDS: Input should be greater than or equal to 4",
+        ),
+    ],
+)
+def test_the_app_refuses_to_start_with_bad_settings_and_says_why(
+    env: dict[str, str], message: str
+) -> None:
+    result = start_app(**env)
+    assert result.returncode == 1
+    assert "contacts_api cannot start, invalid settings:" in result.stderr
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_the_app_starts_with_a_good_secret_key() -> None:
+    result = start_app(SECRET_KEY="k" * 16 + "0123456789abcdefghij")
+    assert result.returncode == 0, result.stderr
+
+
+def alembic(*args: str) -> subprocess.CompletedProcess[str]:
+    env = os.environ | {"DATABASE_URL": TEST_DATABASE_URL}
+    return subprocess.run(
+        [sys.executable, "-m", "alembic", *args], env=env, capture_output=True, text=True,
+        timeout=120, check=False,
+    )  # fmt: skip
+
+
+def test_the_migrations_match_the_models() -> None:
+    result = alembic("check")
+    assert result.returncode == 0, result.stderr
+    assert "No new upgrade operations detected." in result.stdout + result.stderr
+
+
+def test_the_migrations_go_down_and_up_again(sync_engine: Any) -> None:
+    from sqlalchemy import inspect
+
+    assert alembic("downgrade", "base").returncode == 0
+    assert set(inspect(sync_engine).get_table_names()) <= {"alembic_version"}
+    up = alembic("upgrade", "head")
+    assert up.returncode == 0, up.stderr
+    assert {"users", "auth_sessions", "contacts"} <= set(inspect(sync_engine).get_table_names())
