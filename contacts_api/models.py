@@ -93,7 +93,9 @@ FullName = Annotated[
     StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
     AfterValidator(no_control_characters),
 ]
-Phone = Annotated[str, StringConstraints(strip_whitespace=True), AfterValidator(_phone_number)]
+Phone = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=32), AfterValidator(_phone_number)
+]
 Birthday = Annotated[date, BeforeValidator(_iso_date_text), AfterValidator(_not_in_the_future)]
 Notes = Annotated[
     str,

@@ -107,8 +107,13 @@ def _prepare_database() -> tuple[str, Callable[[], None]]:
     return url, stop
 
 
-TEST_DATABASE_URL, _stop_database = _prepare_database()
-os.environ["DATABASE_URL"] = TEST_DATABASE_URL
+_stop_database: Callable[[], None] = lambda: None  # noqa: E731
+
+
+def pytest_configure() -> None:
+    global _stop_database
+    url, _stop_database = _prepare_database()
+    os.environ["DATABASE_URL"] = url
 
 
 def pytest_unconfigure() -> None:
@@ -116,7 +121,7 @@ def pytest_unconfigure() -> None:
 
 
 def pytest_report_header() -> str:
-    return f"database: {make_url(TEST_DATABASE_URL).render_as_string()}"
+    return f"database: {make_url(os.environ['DATABASE_URL']).render_as_string()}"
 
 
 @pytest.fixture(scope="session")
@@ -132,7 +137,7 @@ def app_client() -> Iterator[TestClient]:
 def sync_engine() -> Iterator[Any]:
     from contacts_api.config import database_url
 
-    engine = create_engine(database_url(TEST_DATABASE_URL, asynchronous=False))
+    engine = create_engine(database_url(os.environ["DATABASE_URL"], asynchronous=False))
     yield engine
     engine.dispose()
 

@@ -8,8 +8,6 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import TEST_DATABASE_URL
-
 
 def test_health_says_ok(client: TestClient) -> None:
     response = client.get("/health")
@@ -107,7 +105,7 @@ def test_the_app_starts_with_a_good_secret_key() -> None:
 
 
 def alembic(*args: str) -> subprocess.CompletedProcess[str]:
-    env = os.environ | {"DATABASE_URL": TEST_DATABASE_URL}
+    env = dict(os.environ)  # DATABASE_URL is the test database
     return subprocess.run(
         [sys.executable, "-m", "alembic", *args], env=env, capture_output=True, text=True,
         timeout=120, check=False,
