@@ -6,9 +6,7 @@ PostgreSQL's server programs are installed, a throwaway cluster is started for t
 `TEST_DATABASE_URL=sqlite:///...` runs the same tests on SQLite.
 """
 
-import glob
 import os
-import shutil
 import socket
 import tempfile
 from collections.abc import Callable, Iterator
@@ -22,6 +20,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import URL, create_engine, make_url, text
 
 from tests.helpers import new_user
+from tests.pgcluster import can_start_cluster, start_cluster
 
 DEFAULT_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/"
 TEST_DATABASE = "contacts_api_test"
@@ -41,45 +40,14 @@ def _answers(url: URL) -> bool:
 
 def _throwaway_cluster(wanted: URL) -> tuple[URL, Any]:
     """Start a temporary PostgreSQL with the installed server programs, or stop the run."""
-    pg_ctl = shutil.which("pg_ctl") or next(
-        iter(sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"), reverse=True)), None
-    )
-    how = (
-        "start one (for example `docker compose up -d db`, see the README) "
-        "or point TEST_DATABASE_URL at one"
-    )
-    if pg_ctl is None:
+    if not can_start_cluster():
         pytest.exit(
-            f"No PostgreSQL answers at {wanted.host}:{wanted.port} and no PostgreSQL server "
-            f"programs (pg_ctl) are installed: {how}.",
+            f"No PostgreSQL answers at {wanted.host}:{wanted.port} and its server programs "
+            "(pg_ctl) are not installed: start one (for example `docker compose up -d db`, "
+            "see the README) or point TEST_DATABASE_URL at one.",
             returncode=2,
         )
-    if os.geteuid() == 0:
-        pytest.exit(
-            f"No PostgreSQL answers at {wanted.host}:{wanted.port}, and PostgreSQL refuses to "
-            f"start a throwaway cluster as root: {how}, or run the tests as a regular user.",
-            returncode=2,
-        )
-    from pytest_postgresql.executors import PostgreSQLExecutor
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    workdir = tempfile.mkdtemp(prefix="contacts-api-pg-")
-    executor = PostgreSQLExecutor(
-        executable=pg_ctl,
-        host="127.0.0.1",
-        port=port,
-        datadir=os.path.join(workdir, "data"),
-        unixsocketdir=workdir,
-        logfile=os.path.join(workdir, "postgresql.log"),
-        startparams="-w",
-        dbname="postgres",
-        user="postgres",
-    )
-    executor.start()
-    url = make_url(f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres")
-    return url, executor
+    return start_cluster()
 
 
 def _prepare_database() -> tuple[str, Callable[[], None]]:

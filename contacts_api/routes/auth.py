@@ -9,6 +9,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, model_validator
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select, update
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from contacts_api.config import get_settings
 from contacts_api.db import is_unique_violation
@@ -94,7 +95,7 @@ async def issue_tokens(
     return await log_in(session, form.username or "", form.password or "")
 
 
-async def log_in(session: SessionDep, username: str, password: str) -> Token:
+async def log_in(session: AsyncSession, username: str, password: str) -> Token:
     user = None
     email = username.strip().lower()
     # A NUL byte is not valid in a PostgreSQL string, and no email contains one.
@@ -113,7 +114,7 @@ async def log_in(session: SessionDep, username: str, password: str) -> Token:
     return tokens
 
 
-async def refresh_session(session: SessionDep, refresh_token: str) -> Token:
+async def refresh_session(session: AsyncSession, refresh_token: str) -> Token:
     try:
         claims = read_token(refresh_token, "refresh")
     except InvalidToken:
@@ -157,7 +158,7 @@ def make_tokens(user_id: int, session_id: str) -> tuple[Token, str]:
     return token, refresh_token_id
 
 
-async def revoke_session(session: SessionDep, session_id: str) -> None:
+async def revoke_session(session: AsyncSession, session_id: str) -> None:
     await session.exec(
         update(AuthSession)
         .where(col(AuthSession.id) == session_id, col(AuthSession.revoked_at).is_(None))
