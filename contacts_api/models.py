@@ -167,6 +167,8 @@ class AuthSession(SQLModel, table=True):
     # The `jti` of the one refresh token of this session that may still be used.
     refresh_token_id: str = Field(max_length=32)
     created_at: datetime = timestamp()
+    # Fixed at login: rotating the refresh token does not extend the session.
+    expires_at: datetime = Field(sa_type=UTCDateTime)
     revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
@@ -181,6 +183,12 @@ class Token(SQLModel):
 # The logout body.
 class RefreshTokenIn(SQLModel):
     refresh_token: str
+
+
+# The password change body.
+class PasswordChange(SQLModel):
+    current_password: str
+    new_password: Password
 
 
 # --- Contacts --------------------------------------------------------------------------------

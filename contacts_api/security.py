@@ -1,7 +1,7 @@
 """Passwords and tokens: pure functions, no web framework and no database."""
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from jose import JWTError, jwt
@@ -41,21 +41,23 @@ class InvalidToken(Exception):
     """The token is malformed, forged, expired, or of the wrong type."""
 
 
+def new_token_id() -> str:
+    return uuid.uuid4().hex
+
+
 def create_token(
-    token_type: TokenType, user_id: int, session_id: str, lifetime: timedelta
-) -> tuple[str, str]:
-    """Sign a token for `user_id` in session `session_id`; return it and its unique id."""
-    now = datetime.now(UTC)
-    token_id = uuid.uuid4().hex
+    token_type: TokenType, user_id: int, session_id: str, token_id: str, expires_at: datetime
+) -> str:
+    """Sign a token of `token_type` for `user_id` in session `session_id`."""
     claims = {
         "sub": str(user_id),
         "sid": session_id,
         "jti": token_id,
         "type": token_type,
-        "iat": now,
-        "exp": now + lifetime,
+        "iat": datetime.now(UTC),
+        "exp": expires_at,
     }
-    return jwt.encode(claims, settings.SECRET_KEY, algorithm=ALGORITHM), token_id
+    return jwt.encode(claims, settings.SECRET_KEY, algorithm=ALGORITHM)
 
 
 def read_token(token: str, token_type: TokenType) -> dict[str, Any]:

@@ -367,3 +367,113 @@ def test_a_deleted_users_token_stops_working(client: TestClient, sync_engine: An
     assert_unauthorized(
         client.get("/api/users/me", headers=bearer(tokens)), "Invalid or expired access token"
     )
+
+
+# --- session control -------------------------------------------------------------------------
+
+
+def test_a_refresh_does_not_extend_the_session(client: TestClient) -> None:
+    sign_up(client, "ann@example.com")
+    first = log_in(client, "ann@example.com")
+    second = refresh(client, first["refresh_token"]).json()
+    first_exp = jwt.get_unverified_claims(first["refresh_token"])["exp"]
+    assert jwt.get_unverified_claims(second["refresh_token"])["exp"] == first_exp
+    lifetime = first_exp - jwt.get_unverified_claims(first["refresh_token"])["iat"]
+    assert lifetime == 7 * 24 * 3600
+
+
+def test_a_session_past_its_absolute_expiry_cannot_be_refreshed(
+    client: TestClient, sync_engine: Any
+) -> None:
+    from sqlalchemy import text
+
+    sign_up(client, "ann@example.com")
+    tokens = log_in(client, "ann@example.com")
+    with sync_engine.begin() as connection:
+        connection.execute(text("UPDATE auth_sessions SET expires_at = created_at"))
+    assert_unauthorized(
+        refresh(client, tokens["refresh_token"]), "Invalid or expired refresh token"
+    )
+
+
+def test_logout_all_ends_every_session_of_the_user_only(client: TestClient) -> None:
+    sign_up(client, "ann@example.com")
+    sign_up(client, "bob@example.com")
+    laptop, phone = log_in(client, "ann@example.com"), log_in(client, "ann@example.com")
+    bobs = log_in(client, "bob@example.com")
+    response = client.post("/api/auth/logout-all", headers=bearer(laptop))
+    assert response.status_code == 204
+    for tokens in (laptop, phone):
+        assert_unauthorized(
+            client.get("/api/users/me", headers=bearer(tokens)), "Invalid or expired access token"
+        )
+        assert_unauthorized(
+            refresh(client, tokens["refresh_token"]), "Invalid or expired refresh token"
+        )
+    assert client.get("/api/users/me", headers=bearer(bobs)).status_code == 200
+    assert client.post("/api/auth/logout-all", headers=bearer(laptop)).status_code == 401
+
+
+def test_logout_all_needs_a_token(client: TestClient) -> None:
+    assert_unauthorized(client.post("/api/auth/logout-all"), "Not authenticated")
+
+
+def change_password(client: TestClient, tokens: dict[str, Any], current: str, new: str) -> Any:
+    return client.put(
+        "/api/users/me/password",
+        headers=bearer(tokens),
+        json={"current_password": current, "new_password": new},
+    )
+
+
+def test_changing_the_password_ends_every_session(client: TestClient) -> None:
+    sign_up(client, "ann@example.com")
+    laptop, phone = log_in(client, "ann@example.com"), log_in(client, "ann@example.com")
+    response = change_password(client, laptop, PASSWORD, "a brand new password")
+    assert response.status_code == 204
+    for tokens in (laptop, phone):
+        assert client.get("/api/users/me", headers=bearer(tokens)).status_code == 401
+        assert refresh(client, tokens["refresh_token"]).status_code == 401
+    old = client.post("/api/auth/token", data={"username": "ann@example.com", "password": PASSWORD})
+    assert_unauthorized(old, "Incorrect email or password")
+    log_in(client, "ann@example.com", "a brand new password")
+
+
+def test_changing_the_password_with_a_wrong_current_password_is_400(client: TestClient) -> None:
+    sign_up(client, "ann@example.com")
+    tokens = log_in(client, "ann@example.com")
+    response = change_password(client, tokens, "not my password", "a brand new password")
+    assert response.status_code == 400
+    assert response.json() == {"detail": "Current password is incorrect"}
+    assert client.get("/api/users/me", headers=bearer(tokens)).status_code == 200
+    log_in(client, "ann@example.com")
+
+
+@pytest.mark.parametrize("new_password", ["short", "x" * 73, "nul\x00byte-password"])
+def test_a_new_password_is_validated_like_at_signup(client: TestClient, new_password: str) -> None:
+    sign_up(client, "ann@example.com")
+    tokens = log_in(client, "ann@example.com")
+    response = change_password(client, tokens, PASSWORD, new_password)
+    assert response.status_code == 422
+    assert [error["loc"] for error in response.json()["detail"]] == [["body", "new_password"]]
+    log_in(client, "ann@example.com")
+
+
+def test_changing_the_password_needs_a_token(client: TestClient) -> None:
+    response = client.put(
+        "/api/users/me/password", json={"current_password": PASSWORD, "new_password": "x" * 10}
+    )
+    assert_unauthorized(response, "Not authenticated")
+
+
+def test_login_clears_away_ended_sessions(client: TestClient, sync_engine: Any) -> None:
+    from sqlalchemy import text
+
+    sign_up(client, "ann@example.com")
+    for _ in range(3):
+        tokens = log_in(client, "ann@example.com")
+        client.post("/api/auth/logout", json={"refresh_token": tokens["refresh_token"]})
+    log_in(client, "ann@example.com")
+    with sync_engine.connect() as connection:
+        sessions = connection.execute(text("SELECT revoked_at FROM auth_sessions")).all()
+    assert [row.revoked_at for row in sessions] == [None]

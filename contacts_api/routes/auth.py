@@ -1,14 +1,14 @@
 """Signup, the OAuth2 token endpoint (login and refresh), logout, and the current user."""
 
-import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Literal, Self, cast
 
 from fastapi import APIRouter, Form, HTTPException, Response, status
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, model_validator
+from sqlalchemy import ColumnElement, or_
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, select, update
+from sqlmodel import col, delete, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from contacts_api.config import get_settings
@@ -16,6 +16,7 @@ from contacts_api.db import is_unique_violation
 from contacts_api.deps import UNAUTHORIZED, CurrentUser, SessionDep, unauthorized
 from contacts_api.models import (
     AuthSession,
+    PasswordChange,
     RefreshTokenIn,
     Token,
     User,
@@ -27,6 +28,7 @@ from contacts_api.security import (
     InvalidToken,
     create_token,
     hash_password,
+    new_token_id,
     read_token,
     verify_password,
 )
@@ -106,12 +108,27 @@ async def log_in(session: AsyncSession, username: str, password: str) -> Token:
     password_matches = await run_in_threadpool(verify_password, password, password_hash)
     if user is None or not password_matches:
         raise unauthorized("Incorrect email or password")
-    session_id = uuid.uuid4().hex
     user_id = cast(int, user.id)  # a stored user has an id
-    tokens, refresh_token_id = make_tokens(user_id, session_id)
-    session.add(AuthSession(id=session_id, user_id=user_id, refresh_token_id=refresh_token_id))
+    now = utc_now()
+    # Ended sessions are of no more use (a replayed token of one is refused all the same);
+    # dropping them at each login keeps the table as small as the sessions in use.
+    await session.exec(
+        delete(AuthSession).where(
+            col(AuthSession.user_id) == user_id,
+            or_(col(AuthSession.revoked_at).is_not(None), col(AuthSession.expires_at) <= now),
+        )
+    )
+    auth_session = AuthSession(
+        id=new_token_id(),
+        user_id=user_id,
+        refresh_token_id=new_token_id(),
+        expires_at=now + timedelta(days=settings.REFRESH_TOKEN_EXPIRE_DAYS),
+    )
+    session.add(auth_session)
     await session.commit()
-    return tokens
+    return make_tokens(
+        user_id, auth_session.id, auth_session.refresh_token_id, auth_session.expires_at
+    )
 
 
 async def refresh_session(session: AsyncSession, refresh_token: str) -> Token:
@@ -120,7 +137,7 @@ async def refresh_session(session: AsyncSession, refresh_token: str) -> Token:
     except InvalidToken:
         raise unauthorized("Invalid or expired refresh token") from None
     user_id, session_id = int(claims["sub"]), claims["sid"]
-    tokens, new_token_id = make_tokens(user_id, session_id)
+    new_refresh_token_id = new_token_id()
     # Rotation in one conditional UPDATE: of two concurrent refreshes with the same token,
     # the database lets exactly one match `refresh_token_id`; the other finds it retired.
     rotated = await session.exec(
@@ -130,38 +147,42 @@ async def refresh_session(session: AsyncSession, refresh_token: str) -> Token:
             col(AuthSession.user_id) == user_id,
             col(AuthSession.refresh_token_id) == claims["jti"],
             col(AuthSession.revoked_at).is_(None),
+            col(AuthSession.expires_at) > utc_now(),
         )
-        .values(refresh_token_id=new_token_id)
-        .returning(col(AuthSession.id))
+        .values(refresh_token_id=new_refresh_token_id)
+        .returning(col(AuthSession.expires_at))
     )
-    if rotated.first() is None:
+    session_expires_at = rotated.scalar_one_or_none()
+    if session_expires_at is None:
         # A retired refresh token came back: whoever holds it may have stolen it, so the
         # session ends for everybody, the newest refresh token and access tokens included.
-        await revoke_session(session, session_id)
+        await revoke_sessions(session, col(AuthSession.id) == session_id)
         raise unauthorized("Invalid or expired refresh token")
     await session.commit()
-    return tokens
+    return make_tokens(user_id, session_id, new_refresh_token_id, session_expires_at)
 
 
-def make_tokens(user_id: int, session_id: str) -> tuple[Token, str]:
-    """A new access and refresh token pair of a session, and the refresh token's id."""
+def make_tokens(
+    user_id: int, session_id: str, refresh_token_id: str, session_expires_at: datetime
+) -> Token:
+    """A session's new token pair; the refresh token lives as long as the session."""
     access_lifetime = timedelta(minutes=settings.ACCESS_TOKEN_EXPIRE_MINUTES)
-    access_token, _ = create_token("access", user_id, session_id, access_lifetime)
-    refresh_token, refresh_token_id = create_token(
-        "refresh", user_id, session_id, timedelta(days=settings.REFRESH_TOKEN_EXPIRE_DAYS)
-    )
-    token = Token(
-        access_token=access_token,
-        refresh_token=refresh_token,
+    return Token(
+        access_token=create_token(
+            "access", user_id, session_id, new_token_id(), utc_now() + access_lifetime
+        ),
+        refresh_token=create_token(
+            "refresh", user_id, session_id, refresh_token_id, session_expires_at
+        ),
         expires_in=int(access_lifetime.total_seconds()),
     )
-    return token, refresh_token_id
 
 
-async def revoke_session(session: AsyncSession, session_id: str) -> None:
+async def revoke_sessions(session: AsyncSession, *which: ColumnElement[bool]) -> None:
+    """Revoke the open sessions that match `which`, and commit."""
     await session.exec(
         update(AuthSession)
-        .where(col(AuthSession.id) == session_id, col(AuthSession.revoked_at).is_(None))
+        .where(*which, col(AuthSession.revoked_at).is_(None))
         .values(revoked_at=utc_now())
     )
     await session.commit()
@@ -174,10 +195,30 @@ async def log_out(body: RefreshTokenIn, session: SessionDep) -> None:
         claims = read_token(body.refresh_token, "refresh")
     except InvalidToken:
         return
-    await revoke_session(session, claims["sid"])
+    await revoke_sessions(session, col(AuthSession.id) == claims["sid"])
+
+
+@router.post("/auth/logout-all", status_code=status.HTTP_204_NO_CONTENT, responses=UNAUTHORIZED)
+async def log_out_everywhere(user: CurrentUser, session: SessionDep) -> None:
+    """End every session of the current user: all their tokens stop working at once."""
+    await revoke_sessions(session, col(AuthSession.user_id) == user.id)
 
 
 @router.get("/users/me", response_model=UserPublic, responses=UNAUTHORIZED)
 async def read_user_me(user: CurrentUser) -> User:
     """The user the access token belongs to."""
     return user
+
+
+@router.put(
+    "/users/me/password",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=UNAUTHORIZED | {400: {"description": "The current password is wrong"}},
+)
+async def change_password(body: PasswordChange, user: CurrentUser, session: SessionDep) -> None:
+    """Change your password; every one of your sessions ends, so log in again."""
+    if not await run_in_threadpool(verify_password, body.current_password, user.password_hash):
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, "Current password is incorrect")
+    user.password_hash = await run_in_threadpool(hash_password, body.new_password)
+    session.add(user)
+    await revoke_sessions(session, col(AuthSession.user_id) == user.id)  # commits both
