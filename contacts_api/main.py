@@ -1,17 +1,22 @@
 """The FastAPI application: routers, health checks and docs. The schema comes from Alembic."""
 
 import json
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response, status
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from contacts_api.db import engine
 from contacts_api.routes import auth, contacts
+
+logger = logging.getLogger("contacts_api")
 
 DESCRIPTION = """
 Keep your own address book: sign up, log in, and create, search and update your contacts.
@@ -49,6 +54,24 @@ async def report_invalid_request(_request: Request, exc: RequestValidationError)
     content = json.dumps({"detail": jsonable_encoder(exc.errors())})
     return Response(content, status.HTTP_422_UNPROCESSABLE_CONTENT, media_type="application/json")
 
+
+# A database that is down, restarting or out of connections is a condition to wait out,
+# not a bug: 503 with a hint when to retry, and the traceback stays out of the response.
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeout)
+
+
+async def report_database_unavailable(_request: Request, exc: Exception) -> Response:
+    reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+    logger.warning("Database unavailable: %s", reason)
+    return JSONResponse(
+        {"detail": "The database is unavailable; try again shortly"},
+        status.HTTP_503_SERVICE_UNAVAILABLE,
+        headers={"Retry-After": "5"},
+    )
+
+
+for exception_class in DATABASE_UNAVAILABLE:
+    app.add_exception_handler(exception_class, report_database_unavailable)
 
 app.include_router(auth.router, prefix="/api")
 app.include_router(contacts.router, prefix="/api")

@@ -11,7 +11,7 @@ from contacts_api.config import DatabaseSettings, database_url
 
 config = context.config
 if config.config_file_name is not None:
-    fileConfig(config.config_file_name)
+    fileConfig(config.config_file_name, disable_existing_loggers=False)
 # Tests pass their own URL through the Alembic config; everyone else sets DATABASE_URL.
 url = config.get_main_option("sqlalchemy.url") or DatabaseSettings().DATABASE_URL
 
