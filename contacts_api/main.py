@@ -8,15 +8,19 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request, Response, status
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from contacts_api.config import get_settings
 from contacts_api.db import engine
+from contacts_api.middleware import BodySizeLimit, SecurityHeaders
 from contacts_api.routes import auth, contacts
 
 logger = logging.getLogger("contacts_api")
+settings = get_settings()
 
 DESCRIPTION = """
 Keep your own address book: sign up, log in, and create, search and update your contacts.
@@ -72,6 +76,18 @@ async def report_database_unavailable(_request: Request, exc: Exception) -> Resp
 
 for exception_class in DATABASE_UNAVAILABLE:
     app.add_exception_handler(exception_class, report_database_unavailable)
+
+app.add_middleware(BodySizeLimit, max_bytes=settings.MAX_BODY_BYTES)
+if settings.cors_origins:
+    # Bearer tokens, not cookies: browsers on these origins may call the API, without
+    # credentials mode.
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+        allow_headers=["Authorization", "Content-Type"],
+    )
+app.add_middleware(SecurityHeaders)
 
 app.include_router(auth.router, prefix="/api")
 app.include_router(contacts.router, prefix="/api")

@@ -112,7 +112,10 @@ def sync_engine() -> Iterator[Any]:
 
 @pytest.fixture
 def client(app_client: TestClient, sync_engine: Any) -> Iterator[TestClient]:
-    """The app, over an empty database."""
+    """The app, over an empty database and with fresh rate-limit counters."""
+    from contacts_api.ratelimit import storage
+
+    app_client.portal.call(storage.reset)  # type: ignore[union-attr]
     with sync_engine.begin() as connection:
         if sync_engine.dialect.name == "postgresql":
             connection.execute(text("TRUNCATE users, auth_sessions, contacts CASCADE"))

@@ -57,7 +57,9 @@ def served_app(*uvicorn_args: str, **env: str) -> Iterator[httpx.Client]:
     assert "Traceback" not in output, output
 
 
-def wait_until_serving(client: httpx.Client, process: subprocess.Popen[bytes], log: IO[str]) -> None:
+def wait_until_serving(
+    client: httpx.Client, process: subprocess.Popen[bytes], log: IO[str]
+) -> None:
     deadline = time.monotonic() + 30
     while True:
         try:

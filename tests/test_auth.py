@@ -1,5 +1,7 @@
 """Signup, the token endpoint (login and refresh), sessions, logout and /users/me."""
 
+import base64
+import json
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -275,6 +277,10 @@ def test_an_access_token_is_not_a_refresh_token_and_the_reverse(client: TestClie
     assert_unauthorized(as_access, "Invalid or expired access token")
 
 
+def base64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
 def forge(claims: dict[str, Any], key: str = SECRET_KEY, algorithm: str = "HS256") -> str:
     return jwt.encode(claims, key, algorithm=algorithm)
 
@@ -284,7 +290,12 @@ def test_forged_and_expired_tokens_are_rejected(client: TestClient) -> None:
     tokens = log_in(client, "ann@example.com")
     claims = jwt.get_unverified_claims(tokens["access_token"])
     now = int(datetime.now(UTC).timestamp())
+    header, payload, signature = tokens["access_token"].split(".")
+    other_user = base64url(json.dumps(claims | {"sub": str(int(claims["sub"]) + 1)}).encode())
+    unsigned = base64url(json.dumps({"alg": "none", "typ": "JWT"}).encode())
     forged = [
+        f"{unsigned}.{payload}.",  # alg=none
+        f"{header}.{other_user}.{signature}",  # tampered payload, original signature
         forge(claims, key="another-key-0123456789abcdefghijklmnopqrstuvwxyz"),
         forge(claims, algorithm="HS512"),
         forge(claims | {"exp": now - 1}),

@@ -126,3 +126,61 @@ def test_the_migrations_go_down_and_up_again(sync_engine: Any) -> None:
     up = alembic("upgrade", "head")
     assert up.returncode == 0, up.stderr
     assert {"users", "auth_sessions", "contacts"} <= set(inspect(sync_engine).get_table_names())
+
+
+SAFE_HEADERS = {
+    "x-content-type-options": "nosniff",
+    "x-frame-options": "DENY",
+    "referrer-policy": "no-referrer",
+    "cache-control": "no-store",
+}
+
+
+def test_every_api_response_carries_the_safe_headers(client: TestClient) -> None:
+    responses = [
+        client.get("/health"),
+        client.get("/api/users/me"),
+        client.post("/api/auth/signup", json={}),
+        client.get("/api/nowhere"),
+    ]
+    for response in responses:
+        assert {name: response.headers.get(name) for name in SAFE_HEADERS} == SAFE_HEADERS
+        assert response.headers["content-security-policy"] == (
+            "default-src 'none'; frame-ancestors 'none'"
+        )
+
+
+def test_the_docs_pages_may_load_their_scripts(client: TestClient) -> None:
+    response = client.get("/docs")
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert "content-security-policy" not in response.headers
+
+
+def test_cors_is_off_unless_origins_are_configured(client: TestClient) -> None:
+    preflight = client.options(
+        "/api/contacts",
+        headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "GET"},
+    )
+    assert "access-control-allow-origin" not in preflight.headers
+    response = client.get("/health", headers={"Origin": "https://evil.example"})
+    assert "access-control-allow-origin" not in response.headers
+
+
+def test_cors_allows_only_the_configured_origins() -> None:
+    from tests.served import served_app
+
+    with served_app(CORS_ORIGINS="https://app.example, https://admin.example") as server:
+        allowed = server.options(
+            "/api/contacts",
+            headers={"Origin": "https://app.example", "Access-Control-Request-Method": "POST"},
+        )
+        assert allowed.status_code == 200
+        assert allowed.headers["access-control-allow-origin"] == "https://app.example"
+        refused = server.options(
+            "/api/contacts",
+            headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"},
+        )
+        assert refused.status_code == 400
+        assert "access-control-allow-origin" not in refused.headers
+        simple = server.get("/health", headers={"Origin": "https://admin.example"})
+        assert simple.headers["access-control-allow-origin"] == "https://admin.example"

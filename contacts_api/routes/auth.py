@@ -3,7 +3,7 @@
 from datetime import datetime, timedelta
 from typing import Annotated, Literal, Self, cast
 
-from fastapi import APIRouter, Form, HTTPException, Response, status
+from fastapi import APIRouter, Depends, Form, HTTPException, Response, status
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, model_validator
 from sqlalchemy import ColumnElement, or_
@@ -24,6 +24,13 @@ from contacts_api.models import (
     UserPublic,
     utc_now,
 )
+from contacts_api.ratelimit import (
+    LOGIN_ATTEMPTS,
+    TOO_MANY_REQUESTS,
+    enforce,
+    limit_signups,
+    limit_token_requests,
+)
 from contacts_api.security import (
     InvalidToken,
     create_token,
@@ -42,7 +49,8 @@ router = APIRouter(tags=["auth"])
     "/auth/signup",
     status_code=status.HTTP_201_CREATED,
     response_model=UserPublic,
-    responses={409: {"description": "A user with this email already exists"}},
+    responses=TOO_MANY_REQUESTS | {409: {"description": "A user with this email already exists"}},
+    dependencies=[Depends(limit_signups)],
 )
 async def create_user(user_in: UserCreate, session: SessionDep) -> User:
     """Register a user with an email address and a password."""
@@ -82,7 +90,9 @@ class TokenRequest(BaseModel):
 @router.post(
     "/auth/token",
     response_model=Token,
-    responses={401: {"description": "Bad email or password, or a bad refresh token"}},
+    responses=TOO_MANY_REQUESTS
+    | {401: {"description": "Bad email or password, or a bad refresh token"}},
+    dependencies=[Depends(limit_token_requests)],
 )
 async def issue_tokens(
     form: Annotated[TokenRequest, Form()], session: SessionDep, response: Response
@@ -100,6 +110,7 @@ async def issue_tokens(
 async def log_in(session: AsyncSession, username: str, password: str) -> Token:
     user = None
     email = username.strip().lower()
+    await enforce(LOGIN_ATTEMPTS, email)
     # A NUL byte is not valid in a PostgreSQL string, and no email contains one.
     if "\x00" not in email:
         user = (await session.exec(select(User).where(User.email == email))).first()

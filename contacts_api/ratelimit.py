@@ -1,0 +1,70 @@
+"""Rate limits of the auth endpoints, counted by the `limits` library.
+
+The counters live in the process, or in Redis when REDIS_URL is set, so that every worker and
+replica of the service counts against the same limit.
+"""
+
+import math
+import time
+from typing import Any
+
+from fastapi import HTTPException, Request, status
+from limits import RateLimitItem, RateLimitItemPerHour, RateLimitItemPerMinute
+from limits.aio.strategies import MovingWindowRateLimiter
+from limits.errors import StorageError
+from limits.storage import storage_from_string
+
+from contacts_api.config import get_settings
+
+settings = get_settings()
+
+storage: Any = storage_from_string(
+    f"async+{settings.REDIS_URL}" if settings.REDIS_URL else "async+memory://",
+    wrap_exceptions=True,
+)
+limiter = MovingWindowRateLimiter(storage)
+
+TOKEN_REQUESTS = RateLimitItemPerMinute(settings.TOKEN_REQUESTS_PER_MINUTE, namespace="token")
+LOGIN_ATTEMPTS = RateLimitItemPerMinute(settings.LOGIN_ATTEMPTS_PER_MINUTE, namespace="login")
+SIGNUPS = RateLimitItemPerHour(settings.SIGNUPS_PER_HOUR, namespace="signup")
+
+# For `responses=` of the limited routes.
+TOO_MANY_REQUESTS: dict[int | str, dict[str, Any]] = {
+    429: {"description": "Too many requests; the `Retry-After` header says when to try again"}
+}
+
+
+async def enforce(limit: RateLimitItem, key: str) -> None:
+    """Count one request against `limit` for `key`; over the limit is a 429."""
+    try:
+        if await limiter.hit(limit, key):
+            return
+        window = await limiter.get_window_stats(limit, key)
+    except StorageError:
+        # Without its counters the service cannot tell abuse from use: it refuses for now
+        # rather than letting password guessing through unlimited.
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            "The rate limiter is unavailable; try again shortly",
+            headers={"Retry-After": "5"},
+        ) from None
+    retry_after = max(1, math.ceil(window.reset_time - time.time()))
+    raise HTTPException(
+        status.HTTP_429_TOO_MANY_REQUESTS,
+        "Too many requests; try again later",
+        headers={"Retry-After": str(retry_after)},
+    )
+
+
+def client_address(request: Request) -> str:
+    # Behind a reverse proxy this is the client's address when uvicorn runs with
+    # --proxy-headers and trusts the proxy (--forwarded-allow-ips).
+    return request.client.host if request.client else "unknown"
+
+
+async def limit_token_requests(request: Request) -> None:
+    await enforce(TOKEN_REQUESTS, client_address(request))
+
+
+async def limit_signups(request: Request) -> None:
+    await enforce(SIGNUPS, client_address(request))
