@@ -2,7 +2,7 @@
 
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from fastapi import Depends, HTTPException, Query, status
 from fastapi.security import OAuth2PasswordBearer
@@ -89,13 +89,19 @@ def _known_time_zone(name: str) -> str:
 
 
 TimeZoneName = Annotated[str, AfterValidator(_known_time_zone)]
+# Listed in the docs, so that Swagger UI offers them to pick from.
+TIME_ZONES = sorted(available_timezones())
 
 
 def get_today(
     now: Annotated[datetime, Depends(get_now)],
     tz: Annotated[
         TimeZoneName,
-        Query(max_length=64, description="IANA time zone that decides what 'today' is."),
+        Query(
+            max_length=64,
+            description="IANA time zone that decides what 'today' is.",
+            json_schema_extra={"enum": TIME_ZONES},
+        ),
     ] = "UTC",
 ) -> date:
     """Today's date in time zone `tz`."""

@@ -41,7 +41,11 @@ class SecurityHeaders:
 
 
 class BodySizeLimit:
-    """Refuse request bodies over `max_bytes` with 413, whether sized or chunked."""
+    """Refuse request bodies over `max_bytes` with 413, whether sized or chunked.
+
+    Not Starlette's RequestBodyLimitMiddleware (FastAPI's `max_body_size`): it answers some
+    413s in plain text, and the contract's errors are JSON with a `detail`.
+    """
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app

@@ -9,6 +9,7 @@ import unicodedata
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Annotated, Any, Literal
 
+import pydantic
 from pydantic import AfterValidator, BeforeValidator, EmailStr, StringConstraints, field_validator
 from sqlalchemy import DateTime, Dialect, ForeignKey, Index, MetaData, TypeDecorator, event
 from sqlmodel import Field, SQLModel
@@ -47,14 +48,15 @@ def _trimmed_lower_case(value: Any) -> Any:
     return value.strip().lower() if isinstance(value, str) else value
 
 
-PHONE_PATTERN = re.compile(r"\+?[0-9 .()\-]+")
+# 7 to 15 digits, an optional leading "+", and the usual separators between them.
+PHONE_PATTERN = re.compile(r"^\+?[ .()\-]*(?:[0-9][ .()\-]*){7,15}$")
 
 
 def _phone_number(value: str) -> str:
     if not PHONE_PATTERN.fullmatch(value):
-        raise ValueError("use digits with an optional leading +, spaces, '-', '.', '(' and ')'")
-    digits = sum(char.isdigit() for char in value)
-    if not 7 <= digits <= 15:
+        if not re.fullmatch(r"\+?[0-9 .()\-]*", value):
+            raise ValueError("use digits with an optional leading +, spaces, '-', '.', '(' and ')'")
+        digits = sum(char.isdigit() for char in value)
         raise ValueError(f"must have 7 to 15 digits, not {digits}")
     return value
 
@@ -94,7 +96,10 @@ FullName = Annotated[
     AfterValidator(no_control_characters),
 ]
 Phone = Annotated[
-    str, StringConstraints(strip_whitespace=True, max_length=32), AfterValidator(_phone_number)
+    str,
+    StringConstraints(strip_whitespace=True, max_length=32),
+    AfterValidator(_phone_number),
+    pydantic.Field(json_schema_extra={"pattern": PHONE_PATTERN.pattern}),
 ]
 Birthday = Annotated[date, BeforeValidator(_iso_date_text), AfterValidator(_not_in_the_future)]
 Notes = Annotated[

@@ -308,7 +308,7 @@ def test_delete_removes_the_contact(client: TestClient, ann: Headers) -> None:
 
 
 @pytest.mark.parametrize(
-    "contact_id", ["0", "-1", "2147483648", "99999999999999999999999", "9" * 500]
+    "contact_id", ["0", "000", "2147483648", "99999999999999999999999", "9" * 500]
 )
 def test_ids_that_cannot_exist_are_404(client: TestClient, ann: Headers, contact_id: str) -> None:
     url = f"/api/contacts/{contact_id}"
@@ -318,11 +318,42 @@ def test_ids_that_cannot_exist_are_404(client: TestClient, ann: Headers, contact
     assert client.delete(url, headers=ann).status_code == 404
 
 
-@pytest.mark.parametrize("contact_id", ["abc", "1.5", "1e3"])
-def test_an_id_that_is_not_an_integer_is_422(
+@pytest.mark.parametrize("contact_id", ["abc", "1.5", "1e3", "-1", "+1", "birthdays2"])
+def test_a_path_that_is_not_a_contact_id_is_404(
     client: TestClient, ann: Headers, contact_id: str
 ) -> None:
-    assert client.get(f"/api/contacts/{contact_id}", headers=ann).status_code == 422
+    response = client.get(f"/api/contacts/{contact_id}", headers=ann)
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Not Found"}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("PUT", "/api/contacts/birthdays", "GET"),
+        ("DELETE", "/api/contacts", "GET, POST"),
+        ("OPTIONS", "/api/contacts/1", "DELETE, GET, PATCH, PUT"),
+        ("GET", "/api/auth/token", "POST"),
+    ],
+)
+def test_a_method_a_path_does_not_have_is_405_with_every_allowed_method(
+    client: TestClient, ann: Headers, method: str, path: str, allow: str
+) -> None:
+    response = client.request(method, path, headers=ann)
+    assert response.status_code == 405
+    assert response.headers["allow"] == allow
+
+
+def test_a_body_that_is_not_utf8_is_422(client: TestClient, ann: Headers) -> None:
+    response = client.post(
+        "/api/contacts",
+        headers=ann | {"Content-Type": "application/json"},
+        content=b'{"first_name": "\xff\xfe"}',
+    )
+    assert response.status_code == 422
+    assert response.json() == {
+        "detail": [{"type": "json_invalid", "loc": ["body"], "msg": "Body is not UTF-8 JSON"}]
+    }
 
 
 # --- ownership -------------------------------------------------------------------------------

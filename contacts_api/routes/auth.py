@@ -5,7 +5,7 @@ from typing import Annotated, Literal, Self, cast
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Response, status
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, model_validator
+from pydantic import BaseModel, ConfigDict, model_validator
 from sqlalchemy import ColumnElement, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, delete, select, update
@@ -69,6 +69,18 @@ async def create_user(user_in: UserCreate, session: SessionDep) -> User:
 
 # The token endpoint's form (RFC 6749 §4.3 and §6); `grant_type` picks the flow.
 class TokenRequest(BaseModel):
+    # The schema says which fields each grant needs, so clients and fuzzers know too.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "if": {
+                "properties": {"grant_type": {"const": "refresh_token"}},
+                "required": ["grant_type"],
+            },
+            "then": {"required": ["refresh_token"]},
+            "else": {"required": ["username", "password"]},
+        }
+    )
+
     grant_type: Literal["password", "refresh_token"] = "password"
     username: str | None = None
     password: str | None = None

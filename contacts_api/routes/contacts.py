@@ -162,7 +162,7 @@ def birthday_window(today: date, days: int) -> tuple[ColumnElement[bool], Column
     return or_(*conditions), sort_key
 
 
-# Declared before `/{contact_id}`, which would otherwise take "birthdays" for an id.
+# Declared before `/{contact_id:int}`, so that the two never compete for a path.
 @router.get("/birthdays", response_model=list[ContactBirthday])
 async def read_upcoming_birthdays(
     user: CurrentUser,
@@ -194,13 +194,13 @@ async def read_upcoming_birthdays(
     return upcoming
 
 
-@router.get("/{contact_id}", response_model=ContactPublic, responses=NOT_FOUND)
+@router.get("/{contact_id:int}", response_model=ContactPublic, responses=NOT_FOUND)
 async def read_contact(contact: OwnedContact) -> Contact:
     """One of your contacts."""
     return contact
 
 
-@router.put("/{contact_id}", response_model=ContactPublic, responses=NOT_FOUND | CONFLICT)
+@router.put("/{contact_id:int}", response_model=ContactPublic, responses=NOT_FOUND | CONFLICT)
 async def replace_contact(
     contact: OwnedContact, contact_in: ContactCreate, session: SessionDep
 ) -> Contact:
@@ -211,7 +211,7 @@ async def replace_contact(
     return contact
 
 
-@router.patch("/{contact_id}", response_model=ContactPublic, responses=NOT_FOUND | CONFLICT)
+@router.patch("/{contact_id:int}", response_model=ContactPublic, responses=NOT_FOUND | CONFLICT)
 async def update_contact(
     contact: OwnedContact, contact_in: ContactUpdate, session: SessionDep
 ) -> Contact:
@@ -222,7 +222,7 @@ async def update_contact(
     return contact
 
 
-@router.delete("/{contact_id}", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_FOUND)
+@router.delete("/{contact_id:int}", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_FOUND)
 async def delete_contact(contact: OwnedContact, session: SessionDep) -> None:
     """Delete a contact."""
     await session.delete(contact)
