@@ -37,7 +37,7 @@ lint: $(VENV)/installed-dev
 # (but the fault tests, which bring a PostgreSQL of their own).
 test: lint
 	$(BIN)/pytest
-	TEST_DATABASE_URL=sqlite:// $(BIN)/pytest -q --deselect tests/test_database_faults.py
+	TEST_DATABASE_URL=sqlite:// $(BIN)/pytest -q --ignore=tests/test_database_faults.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
