@@ -13,7 +13,9 @@ RUN useradd --system --create-home --uid 10001 --user-group app \
     && mkdir -p /app/data \
     && chown app:app /app/data
 WORKDIR /app
-ENV DATABASE_URL=sqlite:////app/data/contacts.db
+ENV DATABASE_URL=sqlite:////app/data/contacts.db \
+    WEB_CONCURRENCY=2 \
+    FORWARDED_ALLOW_IPS=127.0.0.1
 
 # Dependencies in their own layer: editing the code does not reinstall them.
 COPY requirements.txt ./
@@ -34,7 +36,8 @@ HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
 # Check the settings first: with several workers, uvicorn would restart a worker that exits on
 # a missing SECRET_KEY forever instead of stopping. Then migrate, and replace the shell with
 # uvicorn so that it gets the signals (docker stop).
-# --proxy-headers trusts X-Forwarded-For from any address, and the rate limits count by the
-# address it names: publish the port only on 127.0.0.1 (compose.yaml does) or behind a reverse
-# proxy that replaces that header (see the README).
-CMD ["sh", "-c", "python -c 'from contacts_api.config import get_settings; get_settings()' && alembic upgrade head && exec uvicorn contacts_api.main:app --host 0.0.0.0 --port 8000 --workers ${WEB_CONCURRENCY:-2} --proxy-headers --forwarded-allow-ips='*'"]
+# --proxy-headers takes the client's address from X-Forwarded-For, but only when the request
+# comes from an address in FORWARDED_ALLOW_IPS (uvicorn reads that variable): set it to your
+# reverse proxy's address, never to '*', or any client could pick the address that the rate
+# limits count by.
+CMD ["sh", "-c", "python -c 'from contacts_api.config import get_settings; get_settings()' && alembic upgrade head && exec uvicorn contacts_api.main:app --host 0.0.0.0 --port 8000 --workers ${WEB_CONCURRENCY} --proxy-headers"]

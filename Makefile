@@ -17,8 +17,13 @@ $(VENV)/installed-dev: $(VENV)/installed requirements-dev.txt
 
 # A .env with a freshly generated SECRET_KEY, unless one is set already.
 secret-key:
-	@if [ -z "$$SECRET_KEY" ] && ! grep -qs '^SECRET_KEY=' .env; then \
-		echo "SECRET_KEY=$$($(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(48))')" >> .env; \
+	@if [ -z "$$SECRET_KEY" ] && ! grep -qs '^SECRET_KEY=.' .env; then \
+		key=$$($(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(48))'); \
+		if grep -qs '^SECRET_KEY=' .env; then \
+			sed -i "s/^SECRET_KEY=$$/SECRET_KEY=$$key/" .env; \
+		else \
+			echo "SECRET_KEY=$$key" >> .env; \
+		fi; \
 		echo "Wrote a new SECRET_KEY to .env"; \
 	fi
 

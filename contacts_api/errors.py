@@ -3,6 +3,7 @@
 import json
 import logging
 
+import psycopg
 from fastapi import FastAPI, Request, Response, status
 from fastapi.encoders import jsonable_encoder
 from fastapi.exception_handlers import http_exception_handler
@@ -19,24 +20,30 @@ logger = logging.getLogger("contacts_api")
 UNPARSABLE_BODY = "There was an error parsing the body"
 
 # A database that is down, restarting or out of connections is a condition to wait out,
-# not a bug: 503 with a hint when to retry, and the traceback stays out of the response.
+# not a bug: 503 with a hint when to retry. These classes also hold real bugs, which
+# `is_database_unavailable` sorts out.
 DATABASE_UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeout)
 
 
 async def report_invalid_request(_request: Request, exc: RequestValidationError) -> Response:
-    """FastAPI's usual 422 list, written as ASCII JSON.
+    """FastAPI's usual 422 list, without echoing the input back.
 
-    The errors echo the input, and JSON may carry a lone surrogate ("\\ud800") that UTF-8
-    cannot encode: the default handler would fail with a 500 while reporting the 422.
+    The input may be a password, or a number such as 1e999 that has no JSON form at all;
+    and it is written as ASCII JSON, since a JSON string may hold a lone surrogate ("\\ud800")
+    that UTF-8 cannot encode.
     """
-    content = json.dumps({"detail": jsonable_encoder(exc.errors())})
+    errors = [
+        {key: value for key, value in error.items() if key != "input"} for error in exc.errors()
+    ]
+    content = json.dumps({"detail": jsonable_encoder(errors)})
     return Response(content, status.HTTP_422_UNPROCESSABLE_CONTENT, media_type="application/json")
 
 
 async def report_http_error(request: Request, exc: HTTPException) -> Response:
     if exc.status_code == status.HTTP_400_BAD_REQUEST and exc.detail == UNPARSABLE_BODY:
-        # A malformed body is a 422 in the contract, whether bad JSON or bad UTF-8.
-        error = {"type": "json_invalid", "loc": ("body",), "msg": "Body is not UTF-8 JSON"}
+        # A malformed body is a 422 in the contract: not UTF-8, nested too deep, a number
+        # of thousands of digits...
+        error = {"type": "json_invalid", "loc": ("body",), "msg": "Body is not readable JSON"}
         return await report_invalid_request(request, RequestValidationError([error]))
     if exc.status_code == status.HTTP_405_METHOD_NOT_ALLOWED:
         # Starlette names only the methods of the first route with this path; each method
@@ -54,7 +61,23 @@ def allowed_methods(request: Request) -> set[str]:
     return methods
 
 
+def is_database_unavailable(exc: Exception) -> bool:
+    """True for errors to wait out (no connection, shutting down, locked), not schema bugs."""
+    if isinstance(exc, PoolTimeout) or getattr(exc, "connection_invalidated", False):
+        return True
+    original = getattr(exc, "orig", None)
+    if isinstance(original, psycopg.OperationalError | psycopg.InterfaceError):
+        return True
+    # SQLite says "OperationalError" for a missing column as much as for a locked file.
+    return str(original).startswith(SQLITE_UNAVAILABLE)
+
+
+SQLITE_UNAVAILABLE = ("database is locked", "unable to open database", "disk I/O error")
+
+
 async def report_database_unavailable(_request: Request, exc: Exception) -> Response:
+    if not is_database_unavailable(exc):
+        raise exc  # a bug: the server's 500, with its traceback in the log
     reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
     logger.warning("Database unavailable: %s", reason)
     return JSONResponse(
@@ -64,8 +87,14 @@ async def report_database_unavailable(_request: Request, exc: Exception) -> Resp
     )
 
 
+async def report_server_error(_request: Request, _exc: Exception) -> Response:
+    # The traceback goes to the log only; the client learns nothing about the code or the SQL.
+    return JSONResponse({"detail": "Internal server error"}, status.HTTP_500_INTERNAL_SERVER_ERROR)
+
+
 def add_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, report_invalid_request)  # type: ignore[arg-type]
     app.add_exception_handler(HTTPException, report_http_error)  # type: ignore[arg-type]
     for exception_class in DATABASE_UNAVAILABLE:
         app.add_exception_handler(exception_class, report_database_unavailable)
+    app.add_exception_handler(Exception, report_server_error)

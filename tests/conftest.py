@@ -43,8 +43,9 @@ def _throwaway_cluster(wanted: URL) -> tuple[URL, Any]:
     if not can_start_cluster():
         pytest.exit(
             f"No PostgreSQL answers at {wanted.host}:{wanted.port} and its server programs "
-            "(pg_ctl) are not installed: start one (for example `docker compose up -d db`, "
-            "see the README) or point TEST_DATABASE_URL at one.",
+            "(pg_ctl) are not installed: point TEST_DATABASE_URL at a server, for example "
+            "`docker compose up -d db` and then TEST_DATABASE_URL="
+            "postgresql+psycopg://contacts:contacts@127.0.0.1:5432/ make test (see the README).",
             returncode=2,
         )
     return start_cluster()

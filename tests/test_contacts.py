@@ -352,7 +352,7 @@ def test_a_body_that_is_not_utf8_is_422(client: TestClient, ann: Headers) -> Non
     )
     assert response.status_code == 422
     assert response.json() == {
-        "detail": [{"type": "json_invalid", "loc": ["body"], "msg": "Body is not UTF-8 JSON"}]
+        "detail": [{"type": "json_invalid", "loc": ["body"], "msg": "Body is not readable JSON"}]
     }
 
 

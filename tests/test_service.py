@@ -1,12 +1,17 @@
 """Health checks, the docs, the settings the app refuses, and the migrations."""
 
 import os
+import sqlite3
 import subprocess
 import sys
 from typing import Any
 
+import psycopg
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy.exc import OperationalError
+
+from tests.helpers import new_user
 
 
 def test_health_says_ok(client: TestClient) -> None:
@@ -184,3 +189,45 @@ def test_cors_allows_only_the_configured_origins() -> None:
         assert "access-control-allow-origin" not in refused.headers
         simple = server.get("/health", headers={"Origin": "https://admin.example"})
         assert simple.headers["access-control-allow-origin"] == "https://admin.example"
+
+
+def failing_with(exc: Exception) -> Any:
+    def fail() -> None:
+        raise exc
+
+    return fail
+
+
+@pytest.mark.parametrize(
+    ("error", "status", "detail"),
+    [
+        (RuntimeError("a bug, see /work/app.py line 3"), 500, "Internal server error"),
+        (
+            OperationalError("SELECT x", {}, sqlite3.OperationalError("no such column: x")),
+            500,
+            "Internal server error",
+        ),
+        (
+            OperationalError("SELECT 1", {}, sqlite3.OperationalError("database is locked")),
+            503,
+            "The database is unavailable; try again shortly",
+        ),
+        (
+            OperationalError("SELECT 1", {}, psycopg.OperationalError("connection refused")),
+            503,
+            "The database is unavailable; try again shortly",
+        ),
+    ],
+)
+def test_unexpected_errors_answer_json_without_internals(
+    client: TestClient, error: Exception, status: int, detail: str
+) -> None:
+    from contacts_api.deps import get_now
+    from contacts_api.main import app
+
+    app.dependency_overrides[get_now] = failing_with(error)
+    with TestClient(app, raise_server_exceptions=False) as plain:
+        response = plain.get("/api/contacts/birthdays", headers=new_user(plain, "e@example.com"))
+    assert response.status_code == status
+    assert response.json() == {"detail": detail}
+    assert "SELECT" not in response.text

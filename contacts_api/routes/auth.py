@@ -5,7 +5,7 @@ from typing import Annotated, Literal, Self, cast
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Response, status
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import ColumnElement, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, delete, select, update
@@ -82,9 +82,9 @@ class TokenRequest(BaseModel):
     )
 
     grant_type: Literal["password", "refresh_token"] = "password"
-    username: str | None = None
-    password: str | None = None
-    refresh_token: str | None = None
+    username: str | None = Field(default=None, max_length=320, description="Your email")
+    password: str | None = Field(default=None, max_length=1024)
+    refresh_token: str | None = Field(default=None, max_length=2048)
     # Sent by OAuth2 clients such as Swagger UI; this API has no scopes or client secrets.
     scope: str = ""
     client_id: str | None = None

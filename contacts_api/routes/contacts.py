@@ -10,6 +10,7 @@ from sqlalchemy import ColumnElement, and_, case, func, literal, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
+from starlette.convertors import Convertor, register_url_convertor
 
 from contacts_api.db import is_unique_violation
 from contacts_api.deps import UNAUTHORIZED, CurrentUser, OwnedContact, SessionDep, Today
@@ -24,6 +25,22 @@ from contacts_api.models import (
     no_control_characters,
     utc_now,
 )
+
+
+class IdConvertor(Convertor[int]):
+    """A path segment of 1 to 10 digits: other paths are no contact's (404, before parsing
+    a number of thousands of digits, which Python refuses)."""
+
+    regex = "[0-9]{1,10}"
+
+    def convert(self, value: str) -> int:
+        return int(value)
+
+    def to_string(self, value: int) -> str:
+        return str(value)
+
+
+register_url_convertor("id", IdConvertor())
 
 router = APIRouter(prefix="/contacts", tags=["contacts"], responses=UNAUTHORIZED)
 
@@ -162,7 +179,7 @@ def birthday_window(today: date, days: int) -> tuple[ColumnElement[bool], Column
     return or_(*conditions), sort_key
 
 
-# Declared before `/{contact_id:int}`, so that the two never compete for a path.
+# Declared before `/{contact_id:id}`, so that the two never compete for a path.
 @router.get("/birthdays", response_model=list[ContactBirthday])
 async def read_upcoming_birthdays(
     user: CurrentUser,
@@ -194,13 +211,13 @@ async def read_upcoming_birthdays(
     return upcoming
 
 
-@router.get("/{contact_id:int}", response_model=ContactPublic, responses=NOT_FOUND)
+@router.get("/{contact_id:id}", response_model=ContactPublic, responses=NOT_FOUND)
 async def read_contact(contact: OwnedContact) -> Contact:
     """One of your contacts."""
     return contact
 
 
-@router.put("/{contact_id:int}", response_model=ContactPublic, responses=NOT_FOUND | CONFLICT)
+@router.put("/{contact_id:id}", response_model=ContactPublic, responses=NOT_FOUND | CONFLICT)
 async def replace_contact(
     contact: OwnedContact, contact_in: ContactCreate, session: SessionDep
 ) -> Contact:
@@ -211,7 +228,7 @@ async def replace_contact(
     return contact
 
 
-@router.patch("/{contact_id:int}", response_model=ContactPublic, responses=NOT_FOUND | CONFLICT)
+@router.patch("/{contact_id:id}", response_model=ContactPublic, responses=NOT_FOUND | CONFLICT)
 async def update_contact(
     contact: OwnedContact, contact_in: ContactUpdate, session: SessionDep
 ) -> Contact:
@@ -222,7 +239,7 @@ async def update_contact(
     return contact
 
 
-@router.delete("/{contact_id:int}", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_FOUND)
+@router.delete("/{contact_id:id}", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_FOUND)
 async def delete_contact(contact: OwnedContact, session: SessionDep) -> None:
     """Delete a contact."""
     await session.delete(contact)
