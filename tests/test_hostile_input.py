@@ -1,0 +1,129 @@
+"""Hostile and odd input gets a clear 4xx, never a 5xx, and text comes back as it was sent."""
+
+import json
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.helpers import contact_data, create_contact
+
+Headers = dict[str, str]
+
+
+def post_raw(client: TestClient, path: str, headers: Headers, body: bytes, kind: str) -> Any:
+    return client.post(path, headers=headers | {"Content-Type": kind}, content=body)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"{",
+        b'{"first_name": }',
+        b"[" * 100_000,  # nested far deeper than any parser recursion allows
+        b'{"first_name": ' + b"9" * 5000 + b"}",  # more digits than Python converts
+        b'{"first_name": 1e999}',
+        b'{"first_name": NaN}',
+        b"\xff\xfe\x00\x00",
+        b"",
+    ],
+)
+def test_malformed_json_is_422(client: TestClient, ann: Headers, body: bytes) -> None:
+    response = post_raw(client, "/api/contacts", ann, body, "application/json")
+    assert response.status_code == 422
+    assert isinstance(response.json()["detail"], list)
+    assert "Infinity" not in response.text
+
+
+@pytest.mark.parametrize("kind", ["text/plain", "application/x-www-form-urlencoded", "image/png"])
+def test_a_contact_sent_as_another_content_type_is_422(
+    client: TestClient, ann: Headers, kind: str
+) -> None:
+    body = json.dumps(contact_data()).encode()
+    response = post_raw(client, "/api/contacts", ann, body, kind)
+    assert response.status_code == 422
+    assert client.get("/api/contacts", headers=ann).json()["total"] == 0
+
+
+def test_json_sent_to_the_token_endpoint_is_422(client: TestClient) -> None:
+    response = client.post(
+        "/api/auth/token", json={"username": "ann@example.com", "password": "whatever"}
+    )
+    assert response.status_code == 422
+
+
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [
+        ("/api/contacts/" + "1" * 10_000, 404),
+        ("/api/contacts?limit=" + "9" * 5000, 422),
+        ("/api/contacts?offset=" + "9" * 5000, 422),
+        ("/api/contacts/birthdays?days=" + "9" * 5000, 422),
+        ("/api/contacts/birthdays?days=1e3", 422),
+        ("/api/contacts?q=" + "a" * 10_000, 422),
+        ("/api/contacts?q=%00", 422),
+        ("/api/contacts?email=%FF%FE", 200),  # undecodable bytes become U+FFFD: no match
+    ],
+)
+def test_huge_numbers_and_long_strings_in_path_and_query_are_4xx(
+    client: TestClient, ann: Headers, path: str, status: int
+) -> None:
+    response = client.get(path, headers=ann)
+    assert response.status_code == status
+
+
+def test_a_very_long_login_name_is_422(client: TestClient) -> None:
+    response = client.post(
+        "/api/auth/token", data={"username": "a" * 100_000 + "@example.com", "password": "x"}
+    )
+    assert response.status_code == 422
+
+
+UNICODE_TEXT = [
+    "Zoë Ångström",
+    "李小龙",
+    "محمد",  # right to left
+    "😀🎉",  # outside the Basic Multilingual Plane
+    "e\u0301",  # e + combining acute accent, not normalised
+    "\u200bzero width",
+]
+
+
+@pytest.mark.parametrize("text", UNICODE_TEXT)
+def test_unicode_in_every_text_field_comes_back_as_sent(
+    client: TestClient, ann: Headers, text: str
+) -> None:
+    contact = create_contact(
+        client,
+        ann,
+        first_name=text,
+        last_name=text,
+        email="unicode@example.com",
+        notes=f"{text}\n{text}",
+    )
+    assert (contact["first_name"], contact["last_name"]) == (text.strip(), text.strip())
+    assert contact["notes"] == f"{text}\n{text}"
+    stored = client.get(f"/api/contacts/{contact['id']}", headers=ann).json()
+    assert stored == contact
+    found = client.get("/api/contacts", headers=ann, params={"q": text.split()[0]}).json()
+    assert [item["id"] for item in found["items"]] == [contact["id"]]
+
+
+def test_an_internationalised_email_is_accepted_and_found(client: TestClient, ann: Headers) -> None:
+    contact = create_contact(client, ann, email="zoë@exämple.com")
+    assert contact["email"] == "zoë@exämple.com"
+    found = client.get("/api/contacts", headers=ann, params={"email": "ZOË"}).json()
+    assert found["total"] == 1
+
+
+def test_full_name_takes_unicode_too(client: TestClient) -> None:
+    response = client.post(
+        "/api/auth/signup",
+        json={"email": "ann@example.com", "password": "pässwörd-ünïcode", "full_name": "李小龙 😀"},
+    )
+    assert response.status_code == 201
+    assert response.json()["full_name"] == "李小龙 😀"
+    login = client.post(
+        "/api/auth/token", data={"username": "ann@example.com", "password": "pässwörd-ünïcode"}
+    )
+    assert login.status_code == 200
