@@ -1,19 +1,22 @@
-"""Small steps that many tests take: sign up, log in, add a contact."""
+"""Small steps that many tests take: sign up, log in, add a contact.
+
+They take any HTTP client: the in-process TestClient or one of a served app.
+"""
 
 from typing import Any
 
-from fastapi.testclient import TestClient
+import httpx2 as httpx
 
 PASSWORD = "correct horse battery"
 
 
-def sign_up(client: TestClient, email: str, password: str = PASSWORD) -> dict[str, Any]:
+def sign_up(client: httpx.Client, email: str, password: str = PASSWORD) -> dict[str, Any]:
     response = client.post("/api/auth/signup", json={"email": email, "password": password})
     assert response.status_code == 201, response.text
     return response.json()  # type: ignore[no-any-return]
 
 
-def log_in(client: TestClient, email: str, password: str = PASSWORD) -> dict[str, Any]:
+def log_in(client: httpx.Client, email: str, password: str = PASSWORD) -> dict[str, Any]:
     response = client.post("/api/auth/token", data={"username": email, "password": password})
     assert response.status_code == 200, response.text
     return response.json()  # type: ignore[no-any-return]
@@ -23,7 +26,7 @@ def bearer(tokens: dict[str, Any]) -> dict[str, str]:
     return {"Authorization": f"Bearer {tokens['access_token']}"}
 
 
-def new_user(client: TestClient, email: str) -> dict[str, str]:
+def new_user(client: httpx.Client, email: str) -> dict[str, str]:
     """Sign up `email`, log in, and return the headers that authenticate as them."""
     sign_up(client, email)
     return bearer(log_in(client, email))
@@ -41,7 +44,7 @@ def contact_data(**fields: Any) -> dict[str, Any]:
     return data | fields
 
 
-def create_contact(client: TestClient, headers: dict[str, str], **fields: Any) -> dict[str, Any]:
+def create_contact(client: httpx.Client, headers: dict[str, str], **fields: Any) -> dict[str, Any]:
     response = client.post("/api/contacts", headers=headers, json=contact_data(**fields))
     assert response.status_code == 201, response.text
     return response.json()  # type: ignore[no-any-return]

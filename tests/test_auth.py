@@ -488,3 +488,25 @@ def test_login_clears_away_ended_sessions(client: TestClient, sync_engine: Any) 
     with sync_engine.connect() as connection:
         sessions = connection.execute(text("SELECT revoked_at FROM auth_sessions")).all()
     assert [row.revoked_at for row in sessions] == [None]
+
+
+def test_no_database_connection_is_held_while_bcrypt_runs(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from contacts_api import security
+    from contacts_api.db import engine
+
+    sign_up(client, "ann@example.com")
+    tokens = log_in(client, "ann@example.com")
+    held: list[int] = []
+    original = security.password_context.verify
+
+    def verify_noting_connections(secret: str, hash: str) -> bool:
+        held.append(engine.pool.checkedout())  # type: ignore[attr-defined]
+        return original(secret, hash)
+
+    monkeypatch.setattr(security.password_context, "verify", verify_noting_connections)
+    log_in(client, "ann@example.com")
+    client.post("/api/auth/token", data={"username": "nobody@example.com", "password": "x"})
+    change_password(client, tokens, PASSWORD, "a brand new password")
+    assert held == [0, 0, 0]

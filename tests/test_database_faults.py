@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import PASSWORD, contact_data
+from tests.helpers import contact_data, new_user
 from tests.pgcluster import can_start_cluster, start_cluster
 from tests.served import migrate, served_app
 
@@ -29,21 +29,12 @@ def cluster() -> Iterator[tuple[str, Any]]:
     executor.stop()
 
 
-def log_in(client: Any) -> dict[str, str]:
-    client.post("/api/auth/signup", json={"email": "ann@example.com", "password": PASSWORD})
-    response = client.post(
-        "/api/auth/token", data={"username": "ann@example.com", "password": PASSWORD}
-    )
-    assert response.status_code == 200, response.text
-    return {"Authorization": f"Bearer {response.json()['access_token']}"}
-
-
 def test_requests_get_a_prompt_503_while_the_database_is_down_and_recover_after(
     cluster: tuple[str, Any],
 ) -> None:
     database_url, executor = cluster
     with served_app(DATABASE_URL=database_url) as client:
-        headers = log_in(client)
+        headers = new_user(client, "ann@example.com")
         assert client.get("/api/contacts", headers=headers).status_code == 200
         executor.stop()
         for path in ("/api/contacts", "/api/users/me", "/health/ready"):
@@ -64,7 +55,7 @@ def test_no_acknowledged_contact_is_lost_when_the_database_restarts(
 ) -> None:
     database_url, executor = cluster
     with served_app(DATABASE_URL=database_url) as client:
-        headers = log_in(client)
+        headers = new_user(client, "ann@example.com")
         outcomes: dict[str, int] = {}
         stop = threading.Event()
 

@@ -126,6 +126,9 @@ async def log_in(session: AsyncSession, username: str, password: str) -> Token:
     # A NUL byte is not valid in a PostgreSQL string, and no email contains one.
     if "\x00" not in email:
         user = (await session.exec(select(User).where(User.email == email))).first()
+    # End the read before bcrypt's quarter second, so the connection goes back to the pool
+    # instead of waiting idle in this request while the password is checked.
+    await session.commit()
     # Verified even for an unknown email (against a dummy hash): both answers take as long.
     password_hash = user.password_hash if user else None
     password_matches = await run_in_threadpool(verify_password, password, password_hash)
@@ -240,6 +243,7 @@ async def read_user_me(user: CurrentUser) -> User:
 )
 async def change_password(body: PasswordChange, user: CurrentUser, session: SessionDep) -> None:
     """Change your password; every one of your sessions ends, so log in again."""
+    await session.commit()  # the token check's read: release its connection during bcrypt
     if not await run_in_threadpool(verify_password, body.current_password, user.password_hash):
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "Current password is incorrect")
     user.password_hash = await run_in_threadpool(hash_password, body.new_password)
