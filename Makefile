@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint migrate secret-key clean
+.PHONY: run test lint migrate secret-key bench clean
 
 $(VENV)/installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,10 @@ lint: $(VENV)/installed-dev
 test: lint
 	$(BIN)/pytest
 	TEST_DATABASE_URL=sqlite:// $(BIN)/pytest -q --ignore=tests/test_database_faults.py
+
+# Throughput and latency on PostgreSQL (BENCH_DATABASE_URL) next to a bare JWT endpoint.
+bench: $(VENV)/installed-dev
+	$(BIN)/python -m bench.run
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
