@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from pydantic import AfterValidator
 from sqlalchemy import ColumnElement, and_, case, func, literal, or_
+from sqlalchemy import select as sql_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -41,6 +42,9 @@ class IdConvertor(Convertor[int]):
 
 
 register_url_convertor("id", IdConvertor())
+
+# What a ContactPublic is made of, for queries that read rows instead of entities.
+PUBLIC_COLUMNS = [col(getattr(Contact, name)) for name in ContactPublic.model_fields]
 
 router = APIRouter(prefix="/contacts", tags=["contacts"], responses=UNAUTHORIZED)
 
@@ -188,26 +192,25 @@ async def read_upcoming_birthdays(
     days: Annotated[
         int, Query(ge=0, le=366, description="How many days after today the window reaches.")
     ] = 7,
-) -> list[ContactBirthday]:
+) -> list[dict[str, Any]]:
     """Your contacts whose next birthday falls between today and `days` days after it."""
     in_window, sort_key = birthday_window(today, days)
-    rows = await session.exec(
-        select(Contact, sort_key)
-        .where(Contact.owner_id == user.id, in_window)
+    # Plain rows of the public columns, not ORM objects: a week of birthdays in a book of
+    # 100,000 is 2,000 contacts, and building entities for them cost more than the query.
+    # SQLModel's typing knows selects of up to four columns; this one has ten.
+    rows = await session.exec(  # type: ignore[call-overload]
+        sql_select(*PUBLIC_COLUMNS, sort_key)
+        .where(col(Contact.owner_id) == user.id, in_window)
         .order_by(sort_key, col(Contact.last_name), col(Contact.first_name), col(Contact.id))
     )
     upcoming = []
-    for contact, key in rows:
+    for *values, key in rows:
         next_birthday = date(today.year + key // 10000, key // 100 % 100, key % 100)
         upcoming.append(
-            ContactBirthday.model_validate(
-                contact,
-                update={
-                    "next_birthday": next_birthday,
-                    "days_until": (next_birthday - today).days,
-                },
-            )
+            dict(zip(ContactPublic.model_fields, values, strict=True))
+            | {"next_birthday": next_birthday, "days_until": (next_birthday - today).days}
         )
+    # FastAPI validates the dicts against ContactBirthday once, on the way out.
     return upcoming
 
 
