@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 from fastapi import Depends, HTTPException, Query, status
 from fastapi.security import OAuth2PasswordBearer
 from pydantic import AfterValidator
+from sqlalchemy import ColumnElement, and_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -33,26 +34,37 @@ def unauthorized(detail: str) -> HTTPException:
     )
 
 
-async def get_current_user(
-    session: SessionDep, token: Annotated[str | None, Depends(oauth2_scheme)]
-) -> User:
-    """The user of a valid access token whose session has not been revoked."""
+def get_token_claims(token: Annotated[str | None, Depends(oauth2_scheme)]) -> dict[str, Any]:
+    """The claims of a valid access token (its session is checked with the query that
+    needs it)."""
     if not token:
         raise unauthorized("Not authenticated")
     try:
-        claims = read_token(token, "access")
+        return read_token(token, "access")
     except InvalidToken:
         raise unauthorized("Invalid or expired access token") from None
-    # One query checks the token's session is still open, so logout ends it at once.
+
+
+TokenClaims = Annotated[dict[str, Any], Depends(get_token_claims)]
+
+
+def session_is_open(claims: dict[str, Any]) -> ColumnElement[bool]:
+    """The token's session row exists, is the user's and has not been revoked."""
+    return and_(
+        col(AuthSession.id) == claims["sid"],
+        col(AuthSession.user_id) == int(claims["sub"]),
+        col(AuthSession.revoked_at).is_(None),
+    )
+
+
+async def get_current_user(session: SessionDep, claims: TokenClaims) -> User:
+    """The user of a valid access token whose session has not been revoked."""
+    # Checking the session on every request is what makes logout end access tokens at once.
     user = (
         await session.exec(
             select(User)
             .join(AuthSession, col(AuthSession.user_id) == col(User.id))
-            .where(
-                col(AuthSession.id) == claims["sid"],
-                col(User.id) == int(claims["sub"]),
-                col(AuthSession.revoked_at).is_(None),
-            )
+            .where(session_is_open(claims))
         )
     ).first()
     if user is None:
@@ -63,11 +75,22 @@ async def get_current_user(
 CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
-async def get_owned_contact(contact_id: int, user: CurrentUser, session: SessionDep) -> Contact:
+async def get_owned_contact(contact_id: int, claims: TokenClaims, session: SessionDep) -> Contact:
     """The contact `contact_id` if it is the user's; anybody else's does not exist (404)."""
     # Ids beyond the column's range cannot exist; asking the database would be an error.
-    contact = await session.get(Contact, contact_id) if 1 <= contact_id <= MAX_ID else None
-    if contact is None or contact.owner_id != user.id:
+    if not 1 <= contact_id <= MAX_ID:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "Contact not found")
+    # The session check and the contact in one query: the one round trip of GET, PUT,
+    # PATCH and DELETE. Joining on owner_id is also what hides other users' contacts.
+    contact = (
+        await session.exec(
+            select(Contact)
+            .join(AuthSession, col(AuthSession.user_id) == col(Contact.owner_id))
+            .where(col(Contact.id) == contact_id, session_is_open(claims))
+        )
+    ).first()
+    if contact is None:
+        await get_current_user(session, claims)  # a closed session is a 401, not a 404
         raise HTTPException(status.HTTP_404_NOT_FOUND, "Contact not found")
     return contact
 
