@@ -77,10 +77,23 @@ def _not_in_the_future(value: date) -> date:
     return value
 
 
+# bcrypt reads at most 72 bytes; longer passwords are refused, never cut short.
+MAX_PASSWORD_BYTES = 72
+
+
+def is_usable_password(password: str) -> bool:
+    """Whether bcrypt can take `password` whole: UTF-8, at most 72 bytes, no NUL."""
+    try:
+        encoded = password.encode()
+    except UnicodeEncodeError:  # a lone surrogate, which JSON can carry
+        return False
+    return len(encoded) <= MAX_PASSWORD_BYTES and b"\x00" not in encoded
+
+
 def _fits_bcrypt(value: str) -> str:
     no_control_characters(value)
-    if len(value.encode()) > 72:
-        raise ValueError("must be at most 72 bytes in UTF-8 (bcrypt's limit)")
+    if not is_usable_password(value):
+        raise ValueError(f"must be at most {MAX_PASSWORD_BYTES} bytes in UTF-8 (bcrypt's limit)")
     return value
 
 

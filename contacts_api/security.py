@@ -1,5 +1,6 @@
 """Passwords and tokens: pure functions, no web framework and no database."""
 
+import re
 import uuid
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -8,10 +9,13 @@ from jose import JWTError, jwt
 from passlib.context import CryptContext
 
 from contacts_api.config import get_settings
+from contacts_api.models import is_usable_password
 
 settings = get_settings()
 
 ALGORITHM = "HS256"
+# A user id as this service writes it in `sub`: what int() and an integer column accept.
+USER_ID = re.compile(r"[1-9][0-9]{0,9}")
 TokenType = Literal["access", "refresh"]
 
 password_context = CryptContext(schemes=["bcrypt"], bcrypt__rounds=settings.BCRYPT_ROUNDS)
@@ -20,9 +24,6 @@ password_context = CryptContext(schemes=["bcrypt"], bcrypt__rounds=settings.BCRY
 # as a wrong password and the two cannot be told apart.
 DUMMY_HASH = password_context.hash("not the password of anybody")
 
-# bcrypt reads at most 72 bytes; longer passwords are refused, never cut short.
-MAX_PASSWORD_BYTES = 72
-
 
 def hash_password(password: str) -> str:
     return password_context.hash(password)
@@ -30,8 +31,7 @@ def hash_password(password: str) -> str:
 
 def verify_password(password: str, password_hash: str | None) -> bool:
     """Check `password`; with no hash (unknown user) spend the same time and say no."""
-    usable = len(password.encode()) <= MAX_PASSWORD_BYTES and "\x00" not in password
-    if password_hash is None or not usable:
+    if password_hash is None or not is_usable_password(password):
         password_context.verify("not the password", DUMMY_HASH)
         return False
     return password_context.verify(password, password_hash)
@@ -71,10 +71,10 @@ def read_token(token: str, token_type: TokenType) -> dict[str, Any]:
             # python-jose accepts a token without `exp` unless told otherwise.
             options={"require_exp": True, "require_sub": True, "require_jti": True},
         )
-    except JWTError as exc:
+    except (JWTError, UnicodeError) as exc:  # UnicodeError: a lone surrogate in the text
         raise InvalidToken(str(exc)) from None
     if claims.get("type") != token_type:
         raise InvalidToken(f"expected a token of type {token_type}")
-    if not str(claims["sub"]).isdigit() or not isinstance(claims.get("sid"), str):
+    if not USER_ID.fullmatch(str(claims["sub"])) or not isinstance(claims.get("sid"), str):
         raise InvalidToken("malformed claims")
     return claims

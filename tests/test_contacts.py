@@ -1,6 +1,8 @@
 """Contacts: CRUD, validation, ownership and search, all through HTTP."""
 
 import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
@@ -541,3 +543,26 @@ def test_bad_list_parameters_are_422(
 def test_limit_100_and_the_largest_offset_are_accepted(client: TestClient, ann: Headers) -> None:
     page = search(client, ann, limit=100, offset=2**31 - 1)
     assert page == {"items": [], "total": 0, "limit": 100, "offset": 2**31 - 1}
+
+
+def test_concurrent_writes_to_one_contact_never_fail_with_5xx(
+    client: TestClient, ann: Headers
+) -> None:
+    outcomes = []
+    for _ in range(15):
+        contact = create_contact(client, ann, email="racer@example.com")
+        url = f"/api/contacts/{contact['id']}"
+        barrier = threading.Barrier(3)
+
+        def call(method: str, body: Any = None, url: str = url, barrier: Any = barrier) -> int:
+            barrier.wait()
+            return client.request(method, url, headers=ann, json=body).status_code
+
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            patched = pool.submit(call, "PATCH", {"notes": "late"})
+            deletes = [pool.submit(call, "DELETE") for _ in range(2)]
+            outcomes.append((patched.result(), sorted(d.result() for d in deletes)))
+    for patch_code, delete_codes in outcomes:
+        assert patch_code in (200, 404)
+        assert delete_codes == [204, 404]  # exactly one of the two deletes did it
+    assert client.get("/api/contacts", headers=ann).json()["total"] == 0

@@ -127,3 +127,20 @@ def test_full_name_takes_unicode_too(client: TestClient) -> None:
         "/api/auth/token", data={"username": "ann@example.com", "password": "pässwörd-ünïcode"}
     )
     assert login.status_code == 200
+
+
+def test_lone_surrogates_in_tokens_and_passwords_are_refused_not_a_500(
+    client: TestClient, ann: Headers
+) -> None:
+    # json.dumps writes "\ud800" as an escape, which decodes to a lone surrogate.
+    logout = post_raw(
+        client, "/api/auth/logout", {}, json.dumps({"refresh_token": "\ud800"}).encode(),
+        "application/json",
+    )  # fmt: skip
+    assert logout.status_code == 204
+    change = client.put(
+        "/api/users/me/password",
+        headers=ann | {"Content-Type": "application/json"},
+        content=json.dumps({"current_password": "\ud800", "new_password": "x" * 10}).encode(),
+    )
+    assert change.status_code == 400

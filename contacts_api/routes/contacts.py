@@ -9,7 +9,8 @@ from pydantic import AfterValidator
 from sqlalchemy import ColumnElement, and_, case, func, literal, or_
 from sqlalchemy import select as sql_select
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, select
+from sqlalchemy.orm.exc import StaleDataError
+from sqlmodel import col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.convertors import Convertor, register_url_convertor
 
@@ -68,6 +69,10 @@ async def save(session: AsyncSession, contact: Contact) -> None:
         raise HTTPException(
             status.HTTP_409_CONFLICT, "You already have a contact with this email"
         ) from None
+    except StaleDataError:
+        # The UPDATE found no row: a DELETE of the same contact committed in between.
+        await session.rollback()
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "Contact not found") from None
 
 
 @router.post(
@@ -245,5 +250,9 @@ async def update_contact(
 @router.delete("/{contact_id:id}", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_FOUND)
 async def delete_contact(contact: OwnedContact, session: SessionDep) -> None:
     """Delete a contact."""
-    await session.delete(contact)
+    # A DELETE statement, not session.delete(): of two concurrent deletes, the one that
+    # finds no row left answers 404 instead of a second 204.
+    deleted = await session.exec(delete(Contact).where(col(Contact.id) == contact.id))
     await session.commit()
+    if deleted.rowcount == 0:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "Contact not found")
