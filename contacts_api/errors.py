@@ -14,10 +14,15 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
+from contacts_api.middleware import SECURITY_HEADERS
+
 logger = logging.getLogger("contacts_api")
 
-# What FastAPI says of a JSON body it cannot decode at all (not UTF-8).
-UNPARSABLE_BODY = "There was an error parsing the body"
+
+class AppError(HTTPException):
+    """An error answer the app decided on. Any other 400 comes from FastAPI or Starlette
+    failing to read the body (bad UTF-8, a broken multipart form, too many fields...)."""
+
 
 # A database that is down, restarting or out of connections is a condition to wait out,
 # not a bug: 503 with a hint when to retry. These classes also hold real bugs, which
@@ -40,10 +45,11 @@ async def report_invalid_request(_request: Request, exc: RequestValidationError)
 
 
 async def report_http_error(request: Request, exc: HTTPException) -> Response:
-    if exc.status_code == status.HTTP_400_BAD_REQUEST and exc.detail == UNPARSABLE_BODY:
+    if exc.status_code == status.HTTP_400_BAD_REQUEST and not isinstance(exc, AppError):
         # A malformed body is a 422 in the contract: not UTF-8, nested too deep, a number
-        # of thousands of digits...
-        error = {"type": "json_invalid", "loc": ("body",), "msg": "Body is not readable JSON"}
+        # of thousands of digits, a multipart form without its boundary...
+        message = f"The body could not be read: {exc.detail}"
+        error = {"type": "body_unreadable", "loc": ("body",), "msg": message}
         return await report_invalid_request(request, RequestValidationError([error]))
     if exc.status_code == status.HTTP_405_METHOD_NOT_ALLOWED:
         # Starlette names only the methods of the first route with this path; each method
@@ -61,6 +67,9 @@ def allowed_methods(request: Request) -> set[str]:
     return methods
 
 
+SQLITE_UNAVAILABLE = ("database is locked", "unable to open database", "disk I/O error")
+
+
 def is_database_unavailable(exc: Exception) -> bool:
     """True for errors to wait out (no connection, shutting down, locked), not schema bugs."""
     if isinstance(exc, PoolTimeout) or getattr(exc, "connection_invalidated", False):
@@ -70,9 +79,6 @@ def is_database_unavailable(exc: Exception) -> bool:
         return True
     # SQLite says "OperationalError" for a missing column as much as for a locked file.
     return str(original).startswith(SQLITE_UNAVAILABLE)
-
-
-SQLITE_UNAVAILABLE = ("database is locked", "unable to open database", "disk I/O error")
 
 
 async def report_database_unavailable(_request: Request, exc: Exception) -> Response:
@@ -89,7 +95,12 @@ async def report_database_unavailable(_request: Request, exc: Exception) -> Resp
 
 async def report_server_error(_request: Request, _exc: Exception) -> Response:
     # The traceback goes to the log only; the client learns nothing about the code or the SQL.
-    return JSONResponse({"detail": "Internal server error"}, status.HTTP_500_INTERNAL_SERVER_ERROR)
+    # Starlette answers it outside every middleware, SecurityHeaders included: add them here.
+    return JSONResponse(
+        {"detail": "Internal server error"},
+        status.HTTP_500_INTERNAL_SERVER_ERROR,
+        headers=SECURITY_HEADERS,
+    )
 
 
 def add_error_handlers(app: FastAPI) -> None:

@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Annotated, Any, Literal
 
 import pydantic
+from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, BeforeValidator, EmailStr, StringConstraints, field_validator
 from sqlalchemy import DateTime, Dialect, ForeignKey, Index, MetaData, TypeDecorator, event
 from sqlmodel import Field, SQLModel
@@ -36,7 +37,8 @@ def no_control_characters(value: str, *, allowed: str = "") -> str:
     # Cc: C0/C1 controls and DEL (NUL included); Cs: lone surrogates, which no database stores.
     for char in value:
         if unicodedata.category(char) in ("Cc", "Cs") and char not in allowed:
-            raise ValueError(f"must not contain control characters (found {char!r})")
+            # The character itself is not repeated: it may be part of a password.
+            raise ValueError("must not contain control characters")
     return value
 
 
@@ -44,8 +46,23 @@ def _no_control_characters_but_line_breaks(value: str) -> str:
     return no_control_characters(value, allowed="\n\r\t")
 
 
-def _trimmed_lower_case(value: Any) -> Any:
-    return value.strip().lower() if isinstance(value, str) else value
+def _bare_address(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    # EmailStr would also take "Name <address>" and keep the address: refuse it instead.
+    if "<" in value or ">" in value:
+        raise ValueError("must be a bare email address, without a name or angle brackets")
+    return value.strip().lower()
+
+
+def normalized_email(text: str) -> str:
+    """An email as signup stores it, for finding a user at login: trimmed, lower-cased and
+    normalised by email-validator (Unicode NFC, internationalised domains decoded)."""
+    text = text.strip().lower()
+    try:
+        return validate_email(text, check_deliverability=False).normalized
+    except (EmailNotValidError, UnicodeError):
+        return text  # no user has it, and the login says so like for any unknown email
 
 
 # 7 to 15 digits, an optional leading "+", and the usual separators between them.
@@ -97,7 +114,7 @@ def _fits_bcrypt(value: str) -> str:
     return value
 
 
-Email = Annotated[EmailStr, BeforeValidator(_trimmed_lower_case)]
+Email = Annotated[EmailStr, BeforeValidator(_bare_address)]
 Name = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=50),

@@ -510,3 +510,42 @@ def test_no_database_connection_is_held_while_bcrypt_runs(
     client.post("/api/auth/token", data={"username": "nobody@example.com", "password": "x"})
     change_password(client, tokens, PASSWORD, "a brand new password")
     assert held == [0, 0, 0]
+
+
+@pytest.mark.parametrize(
+    ("signed_up_as", "logs_in_as"),
+    [
+        ("jose\u0301@example.com", "jose\u0301@example.com"),  # decomposed é: stored as NFC
+        ("ann@xn--exmple-cua.com", "ann@xn--exmple-cua.com"),  # stored as ann@exämple.com
+        ("ann@xn--exmple-cua.com", "ANN@exämple.com"),
+    ],
+)
+def test_login_finds_an_email_written_as_at_signup(
+    client: TestClient, signed_up_as: str, logs_in_as: str
+) -> None:
+    client.post("/api/auth/signup", json={"email": signed_up_as, "password": PASSWORD})
+    log_in(client, logs_in_as)
+
+
+def test_an_access_token_stops_with_its_session_at_the_absolute_expiry(
+    client: TestClient, sync_engine: Any
+) -> None:
+    from sqlalchemy import text
+
+    sign_up(client, "ann@example.com")
+    tokens = log_in(client, "ann@example.com")
+    with sync_engine.begin() as connection:
+        connection.execute(text("UPDATE auth_sessions SET expires_at = created_at"))
+    assert_unauthorized(
+        client.get("/api/users/me", headers=bearer(tokens)), "Invalid or expired access token"
+    )
+
+
+def test_guesses_at_the_current_password_are_rate_limited(client: TestClient) -> None:
+    sign_up(client, "ann@example.com")
+    tokens = log_in(client, "ann@example.com")  # attempt 1 for this email
+    codes = [
+        change_password(client, tokens, f"guess {n}", "a brand new password").status_code
+        for n in range(10)
+    ]
+    assert codes == [400] * 9 + [429]

@@ -202,6 +202,8 @@ def test_today_is_the_date_in_the_requested_time_zone(
         {"tz": "America"},
         {"tz": "../../etc/passwd"},
         {"tz": "/etc/localtime"},
+        {"tz": "localtime"},  # zoneinfo opens these files, but they are no IANA zone names
+        {"tz": "right/UTC"},
         {"tz": "Europe/Kyiv\x00"},
         {"tz": "x" * 65},
     ],

@@ -31,7 +31,7 @@ def test_creating_a_contact_returns_201_with_its_location(client: TestClient, an
     )
     assert response.status_code == 201
     contact = response.json()
-    assert response.headers["location"] == f"http://testserver/api/contacts/{contact['id']}"
+    assert response.headers["location"] == f"/api/contacts/{contact['id']}"
     assert set(contact) == {
         "id", "first_name", "last_name", "email", "phone", "birthday", "notes",
         "created_at", "updated_at",
@@ -354,7 +354,13 @@ def test_a_body_that_is_not_utf8_is_422(client: TestClient, ann: Headers) -> Non
     )
     assert response.status_code == 422
     assert response.json() == {
-        "detail": [{"type": "json_invalid", "loc": ["body"], "msg": "Body is not readable JSON"}]
+        "detail": [
+            {
+                "type": "body_unreadable",
+                "loc": ["body"],
+                "msg": "The body could not be read: There was an error parsing the body",
+            }
+        ]
     }
 
 
@@ -566,3 +572,17 @@ def test_concurrent_writes_to_one_contact_never_fail_with_5xx(
         assert patch_code in (200, 404)
         assert delete_codes == [204, 404]  # exactly one of the two deletes did it
     assert client.get("/api/contacts", headers=ann).json()["total"] == 0
+
+
+def test_an_email_with_a_display_name_is_422(client: TestClient, ann: Headers) -> None:
+    response = client.post(
+        "/api/contacts", headers=ann, json=contact_data(email="Evil Name <x@example.com>")
+    )
+    assert response.status_code == 422
+    assert [error["loc"] for error in response.json()["detail"]] == [["body", "email"]]
+
+
+def test_search_text_may_hold_tabs_and_line_breaks(client: TestClient, ann: Headers) -> None:
+    contact = create_contact(client, ann, first_name="Ann", last_name="Smith")
+    page = client.get("/api/contacts", headers=ann, params={"q": "ann\tsmith\n"}).json()
+    assert [item["id"] for item in page["items"]] == [contact["id"]]

@@ -72,11 +72,30 @@ def test_huge_numbers_and_long_strings_in_path_and_query_are_4xx(
     assert response.status_code == status
 
 
-def test_a_very_long_login_name_is_422(client: TestClient) -> None:
-    response = client.post(
-        "/api/auth/token", data={"username": "a" * 100_000 + "@example.com", "password": "x"}
-    )
+def test_a_very_long_login_name_or_password_is_a_plain_401(client: TestClient) -> None:
+    for form in (
+        {"username": "a" * 100_000 + "@example.com", "password": "x"},
+        {"username": "ann@example.com", "password": "x" * 100_000},
+    ):
+        response = client.post("/api/auth/token", data=form)
+        assert response.status_code == 401
+        assert response.json() == {"detail": "Incorrect email or password"}
+
+
+@pytest.mark.parametrize(
+    ("body", "kind"),
+    [
+        (b"--x\r\n", "multipart/form-data"),  # no boundary parameter
+        (b"--x\r\nContent-Disposition: form-data\r\n\r\nv\r\n--x--\r\n",
+         "multipart/form-data; boundary=x"),  # a part without a name
+        ("&".join(f"f{n}=v" for n in range(1001)).encode(), "application/x-www-form-urlencoded"),
+    ],
+)  # fmt: skip
+def test_a_form_that_cannot_be_read_is_422(client: TestClient, body: bytes, kind: str) -> None:
+    response = post_raw(client, "/api/auth/token", {}, body, kind)
     assert response.status_code == 422
+    [error] = response.json()["detail"]
+    assert error["loc"] == ["body"]
 
 
 UNICODE_TEXT = [

@@ -231,3 +231,4 @@ def test_unexpected_errors_answer_json_without_internals(
     assert response.status_code == status
     assert response.json() == {"detail": detail}
     assert "SELECT" not in response.text
+    assert {name: response.headers.get(name) for name in SAFE_HEADERS} == SAFE_HEADERS

@@ -14,6 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from contacts_api.config import get_settings
 from contacts_api.db import is_unique_violation
 from contacts_api.deps import UNAUTHORIZED, CurrentUser, SessionDep, unauthorized
+from contacts_api.errors import AppError
 from contacts_api.models import (
     AuthSession,
     PasswordChange,
@@ -22,6 +23,7 @@ from contacts_api.models import (
     User,
     UserCreate,
     UserPublic,
+    normalized_email,
     utc_now,
 )
 from contacts_api.ratelimit import (
@@ -41,6 +43,9 @@ from contacts_api.security import (
 )
 
 settings = get_settings()
+
+# The longest address email-validator accepts, and so the longest a user can have.
+MAX_EMAIL_LENGTH = 254
 
 router = APIRouter(tags=["auth"])
 
@@ -82,9 +87,10 @@ class TokenRequest(BaseModel):
     )
 
     grant_type: Literal["password", "refresh_token"] = "password"
-    username: str | None = Field(default=None, max_length=320, description="Your email")
-    password: str | None = Field(default=None, max_length=1024)
-    refresh_token: str | None = Field(default=None, max_length=2048)
+    # No length limits here: at login a too long name or password is just wrong (401).
+    username: str | None = Field(default=None, description="Your email address")
+    password: str | None = None
+    refresh_token: str | None = None
     # Sent by OAuth2 clients such as Swagger UI; this API has no scopes or client secrets.
     scope: str = ""
     client_id: str | None = None
@@ -121,10 +127,10 @@ async def issue_tokens(
 
 async def log_in(session: AsyncSession, username: str, password: str) -> Token:
     user = None
-    email = username.strip().lower()
-    await enforce(LOGIN_ATTEMPTS, email)
-    # A NUL byte is not valid in a PostgreSQL string, and no email contains one.
-    if "\x00" not in email:
+    email = normalized_email(username)
+    await enforce(LOGIN_ATTEMPTS, email[:MAX_EMAIL_LENGTH])
+    # No stored email is longer, or holds a NUL byte (which PostgreSQL strings cannot hold).
+    if len(email) <= MAX_EMAIL_LENGTH and "\x00" not in email:
         user = (await session.exec(select(User).where(User.email == email))).first()
     # End the read before bcrypt's quarter second, so the connection goes back to the pool
     # instead of waiting idle in this request while the password is checked.
@@ -239,13 +245,17 @@ async def read_user_me(user: CurrentUser) -> User:
 @router.put(
     "/users/me/password",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=UNAUTHORIZED | {400: {"description": "The current password is wrong"}},
+    responses=UNAUTHORIZED
+    | TOO_MANY_REQUESTS
+    | {400: {"description": "The current password is wrong"}},
 )
 async def change_password(body: PasswordChange, user: CurrentUser, session: SessionDep) -> None:
     """Change your password; every one of your sessions ends, so log in again."""
     await session.commit()  # the token check's read: release its connection during bcrypt
+    # Guesses at the current password count like password-grant attempts for the email.
+    await enforce(LOGIN_ATTEMPTS, user.email)
     if not await run_in_threadpool(verify_password, body.current_password, user.password_hash):
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, "Current password is incorrect")
+        raise AppError(status.HTTP_400_BAD_REQUEST, "Current password is incorrect")
     user.password_hash = await run_in_threadpool(hash_password, body.new_password)
     session.add(user)
     await revoke_sessions(session, col(AuthSession.user_id) == user.id)  # commits both

@@ -91,12 +91,14 @@ async def create_contact(
     """Add a contact to your address book."""
     contact = Contact.model_validate(contact_in, update={"owner_id": user.id})
     await save(session, contact)
-    response.headers["Location"] = str(request.url_for("read_contact", contact_id=contact.id))
+    # A path, not a URL built from the Host header, which the client chooses.
+    response.headers["Location"] = request.url_for("read_contact", contact_id=contact.id).path
     return contact
 
 
 def _optional_text(value: str | None) -> str | None:
-    return None if value is None else no_control_characters(value)
+    # Tabs and line breaks are white space, which `q` is split on and filters are trimmed of.
+    return None if value is None else no_control_characters(value, allowed="\t\r\n")
 
 
 SearchText = Annotated[str | None, AfterValidator(_optional_text)]
