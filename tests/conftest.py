@@ -1,8 +1,9 @@
 """Test set-up: a real database built by the migrations, emptied before every test.
 
 The database comes from TEST_DATABASE_URL (default: the PostgreSQL server on 127.0.0.1:5432,
-in a database `contacts_api_test` that is created afresh). If no server answers there but
-PostgreSQL's server programs are installed, a throwaway cluster is started for the run.
+in a database `contacts_api_test_<pid>` created for the run and dropped after it). If no
+server answers there but PostgreSQL's server programs are installed, a throwaway cluster is
+started for the run.
 `TEST_DATABASE_URL=sqlite:///...` runs the same tests on SQLite.
 """
 
@@ -23,7 +24,8 @@ from tests.helpers import new_user
 from tests.pgcluster import can_start_cluster, start_cluster
 
 DEFAULT_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/"
-TEST_DATABASE = "contacts_api_test"
+# One database per run, dropped after it: two runs on one server never meet.
+TEST_DATABASE = f"contacts_api_test_{os.getpid()}"
 
 # The app reads its settings once, at import: set them before any test imports it.
 os.environ["SECRET_KEY"] = "test-key-not-secret-0123456789abcdefghijklmnop"
@@ -57,7 +59,7 @@ def _prepare_database() -> tuple[str, Callable[[], None]]:
     if wanted.get_backend_name() == "sqlite":
         path = os.path.join(tempfile.mkdtemp(prefix="contacts-api-"), "test.db")
         url = f"sqlite:///{path}"
-        stop: Callable[[], None] = lambda: None  # noqa: E731
+        stop = lambda: None  # noqa: E731
     else:
         server, executor = (wanted, None) if _answers(wanted) else _throwaway_cluster(wanted)
         admin = create_engine(
@@ -67,9 +69,15 @@ def _prepare_database() -> tuple[str, Callable[[], None]]:
         with admin.connect() as connection:
             connection.execute(text(f"DROP DATABASE IF EXISTS {TEST_DATABASE} WITH (FORCE)"))
             connection.execute(text(f"CREATE DATABASE {TEST_DATABASE}"))
-        admin.dispose()
         url = server.set(database=TEST_DATABASE).render_as_string(hide_password=False)
-        stop = executor.stop if executor else lambda: None
+
+        def stop() -> None:
+            with admin.connect() as connection:
+                connection.execute(text(f"DROP DATABASE IF EXISTS {TEST_DATABASE} WITH (FORCE)"))
+            admin.dispose()
+            if executor:
+                executor.stop()
+
     alembic_config = Config("alembic.ini")
     alembic_config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     command.upgrade(alembic_config, "head")
