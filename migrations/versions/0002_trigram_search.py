@@ -1,8 +1,10 @@
 """trigram indexes for substring search on PostgreSQL
 
 Search matches substrings (ILIKE '%word%'), which a B-tree cannot serve: without these a
-search reads every contact of the user. A GIN index of trigrams (pg_trgm) per searched field,
-led by owner_id (btree_gin), finds the few matches of a word among 100,000 contacts directly.
+search reads every contact of the user. A GIN index of trigrams (pg_trgm) per searched field
+finds the few matches of a word among 100,000 contacts directly; the owner is then checked on
+those rows. (Led by owner_id through btree_gin, the planner priced the indexes by the owner's
+100,000 entries and chose a scan: 108 ms instead of 0.2.)
 SQLite has no such index and scans; it is the one-process development database.
 
 Revision ID: 0002
@@ -25,14 +27,13 @@ SEARCHED = ("first_name", "last_name", "email")
 def upgrade() -> None:
     if op.get_bind().dialect.name != "postgresql":
         return
-    # Both extensions are "trusted": the database's owner may create them, no superuser needed.
+    # A "trusted" extension: the database's owner may create it, no superuser needed.
     op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
-    op.execute("CREATE EXTENSION IF NOT EXISTS btree_gin")
     for column in SEARCHED:
         op.create_index(
-            f"ix_contacts_owner_id_{column}_trgm",
+            f"ix_contacts_{column}_trgm",
             "contacts",
-            ["owner_id", column],
+            [column],
             postgresql_using="gin",
             postgresql_ops={column: "gin_trgm_ops"},
         )
@@ -42,4 +43,4 @@ def downgrade() -> None:
     if op.get_bind().dialect.name != "postgresql":
         return
     for column in SEARCHED:
-        op.drop_index(f"ix_contacts_owner_id_{column}_trgm", "contacts")
+        op.drop_index(f"ix_contacts_{column}_trgm", "contacts")
