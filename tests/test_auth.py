@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from jose import jwt
+from sqlalchemy import text
 
 from tests.helpers import PASSWORD, bearer, log_in, sign_up
 
@@ -45,8 +46,6 @@ def test_signup_returns_the_public_user(client: TestClient) -> None:
 
 
 def test_signup_stores_a_bcrypt_hash_not_the_password(client: TestClient, sync_engine: Any) -> None:
-    from sqlalchemy import text
-
     sign_up(client, "ann@example.com")
     with sync_engine.connect() as connection:
         stored = connection.execute(text("SELECT password_hash FROM users")).scalar_one()
@@ -371,13 +370,20 @@ def test_me_without_a_bearer_token_is_401(client: TestClient, headers: dict[str,
     assert_unauthorized(client.get("/api/users/me", headers=headers), "Not authenticated")
 
 
-def test_a_deleted_users_token_stops_working(client: TestClient, sync_engine: Any) -> None:
-    from sqlalchemy import text
-
+@pytest.mark.parametrize(
+    "change",
+    [
+        "DELETE FROM users",  # the user is gone
+        "UPDATE auth_sessions SET expires_at = created_at",  # the session's absolute expiry
+    ],
+)
+def test_an_access_token_stops_when_its_user_or_session_ends(
+    client: TestClient, sync_engine: Any, change: str
+) -> None:
     sign_up(client, "ann@example.com")
     tokens = log_in(client, "ann@example.com")
     with sync_engine.begin() as connection:
-        connection.execute(text("DELETE FROM users"))
+        connection.execute(text(change))
     assert_unauthorized(
         client.get("/api/users/me", headers=bearer(tokens)), "Invalid or expired access token"
     )
@@ -399,8 +405,6 @@ def test_a_refresh_does_not_extend_the_session(client: TestClient) -> None:
 def test_a_session_past_its_absolute_expiry_cannot_be_refreshed(
     client: TestClient, sync_engine: Any
 ) -> None:
-    from sqlalchemy import text
-
     sign_up(client, "ann@example.com")
     tokens = log_in(client, "ann@example.com")
     with sync_engine.begin() as connection:
@@ -481,8 +485,6 @@ def test_changing_the_password_needs_a_token(client: TestClient) -> None:
 
 
 def test_login_clears_away_ended_sessions(client: TestClient, sync_engine: Any) -> None:
-    from sqlalchemy import text
-
     sign_up(client, "ann@example.com")
     for _ in range(3):
         tokens = log_in(client, "ann@example.com")
@@ -528,20 +530,6 @@ def test_login_finds_an_email_written_as_at_signup(
 ) -> None:
     client.post("/api/auth/signup", json={"email": signed_up_as, "password": PASSWORD})
     log_in(client, logs_in_as)
-
-
-def test_an_access_token_stops_with_its_session_at_the_absolute_expiry(
-    client: TestClient, sync_engine: Any
-) -> None:
-    from sqlalchemy import text
-
-    sign_up(client, "ann@example.com")
-    tokens = log_in(client, "ann@example.com")
-    with sync_engine.begin() as connection:
-        connection.execute(text("UPDATE auth_sessions SET expires_at = created_at"))
-    assert_unauthorized(
-        client.get("/api/users/me", headers=bearer(tokens)), "Invalid or expired access token"
-    )
 
 
 def test_guesses_at_the_current_password_are_rate_limited(client: TestClient) -> None:
