@@ -81,6 +81,7 @@ async def get_owned_contact(contact_id: int, claims: TokenClaims, session: Sessi
     """The contact `contact_id` if it is the user's; anybody else's does not exist (404)."""
     # Ids beyond the column's range cannot exist; asking the database would be an error.
     if not 1 <= contact_id <= MAX_ID:
+        await get_current_user(session, claims)  # a closed session is still a 401
         raise HTTPException(status.HTTP_404_NOT_FOUND, "Contact not found")
     # The session check and the contact in one query: the one round trip of GET, PUT,
     # PATCH and DELETE. Joining on owner_id is also what hides other users' contacts.
@@ -101,7 +102,7 @@ OwnedContact = Annotated[Contact, Depends(get_owned_contact)]
 
 
 # `async def`, though they await nothing: FastAPI would run a plain `def` dependency in the
-# threadpool, where it could wait behind bcrypt.
+# threadpool, a thread hop per request for a clock reading.
 async def get_now() -> datetime:
     """The current instant; tests override this dependency to pin the date."""
     return datetime.now(UTC)

@@ -187,7 +187,7 @@ class UserCreate(UserBase):
 # What the API shows of a user: never the password hash. Plain types, like ContactPublic.
 class UserPublic(SQLModel):
     id: int
-    email: str = Field(schema_extra={"format": "email"})
+    email: str = Field(schema_extra={"json_schema_extra": {"format": "email"}})
     full_name: str | None
     created_at: datetime
 
@@ -292,13 +292,13 @@ class ContactUpdate(SQLModel):
 
 
 # What the API shows of a contact. Plain types, not ContactBase's: the values were validated
-# on the way in, and checking every email again on the way out made a list of 2,000 birthdays
+# on the way in, and checking every email again on the way out made a list of 2,250 birthdays
 # cost 170 ms instead of 10.
 class ContactPublic(SQLModel):
     id: int
     first_name: str
     last_name: str
-    email: str = Field(schema_extra={"format": "email"})
+    email: str = Field(schema_extra={"json_schema_extra": {"format": "email"}})
     phone: str
     birthday: date
     notes: str | None

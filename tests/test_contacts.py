@@ -586,3 +586,14 @@ def test_search_text_may_hold_tabs_and_line_breaks(client: TestClient, ann: Head
     contact = create_contact(client, ann, first_name="Ann", last_name="Smith")
     page = client.get("/api/contacts", headers=ann, params={"q": "ann\tsmith\n"}).json()
     assert [item["id"] for item in page["items"]] == [contact["id"]]
+
+
+def test_a_closed_session_is_401_even_for_an_id_that_cannot_exist(client: TestClient) -> None:
+    from tests.helpers import log_in, sign_up
+
+    sign_up(client, "ann@example.com")
+    tokens = log_in(client, "ann@example.com")
+    client.post("/api/auth/logout", json={"refresh_token": tokens["refresh_token"]})
+    headers = {"Authorization": f"Bearer {tokens['access_token']}"}
+    for contact_id in ("1", "2147483648"):
+        assert client.get(f"/api/contacts/{contact_id}", headers=headers).status_code == 401

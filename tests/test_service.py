@@ -232,3 +232,9 @@ def test_unexpected_errors_answer_json_without_internals(
     assert response.json() == {"detail": detail}
     assert "SELECT" not in response.text
     assert {name: response.headers.get(name) for name in SAFE_HEADERS} == SAFE_HEADERS
+
+
+def test_public_emails_are_documented_as_emails(client: TestClient) -> None:
+    schemas = client.get("/openapi.json").json()["components"]["schemas"]
+    for model in ("UserPublic", "ContactPublic", "ContactBirthday"):
+        assert schemas[model]["properties"]["email"]["format"] == "email", model

@@ -139,10 +139,15 @@ async def issue_tokens(
 
 async def log_in(session: AsyncSession, username: str, password: str) -> Token:
     user = None
-    email = normalized_email(username)
+    email = username.strip().lower()
+    # No stored email is longer, or holds a NUL byte (which PostgreSQL strings cannot hold):
+    # such a name is an unknown email, found without email-validator or the database (which
+    # would spend a quarter second of the event loop on a name of a megabyte).
+    findable = len(email) <= MAX_EMAIL_LENGTH and "\x00" not in email
+    if findable:
+        email = normalized_email(email)
     await enforce(LOGIN_ATTEMPTS, email[:MAX_EMAIL_LENGTH])
-    # No stored email is longer, or holds a NUL byte (which PostgreSQL strings cannot hold).
-    if len(email) <= MAX_EMAIL_LENGTH and "\x00" not in email:
+    if findable:
         user = (await session.exec(select(User).where(User.email == email))).first()
     # End the read before bcrypt's quarter second, so the connection goes back to the pool
     # instead of waiting idle in this request while the password is checked.

@@ -203,7 +203,7 @@ async def read_upcoming_birthdays(
     """Your contacts whose next birthday falls between today and `days` days after it."""
     in_window, sort_key = birthday_window(today, days)
     # Plain rows of the public columns, not ORM objects: a week of birthdays in a book of
-    # 100,000 is 2,000 contacts, and building entities for them cost more than the query.
+    # 100,000 is about 2,250 contacts, and building entities for them cost more than the query.
     # SQLModel's typing knows selects of up to four columns; this one has ten.
     rows = await session.exec(  # type: ignore[call-overload]
         sql_select(*PUBLIC_COLUMNS, sort_key)
