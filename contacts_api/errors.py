@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
 from contacts_api.middleware import SECURITY_HEADERS
+from contacts_api.observability import request_id
 
 logger = logging.getLogger("contacts_api")
 
@@ -99,7 +100,7 @@ async def report_server_error(_request: Request, _exc: Exception) -> Response:
     return JSONResponse(
         {"detail": "Internal server error"},
         status.HTTP_500_INTERNAL_SERVER_ERROR,
-        headers=SECURITY_HEADERS,
+        headers=SECURITY_HEADERS | {"X-Request-ID": request_id.get()},
     )
 
 

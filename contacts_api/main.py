@@ -12,9 +12,11 @@ from contacts_api.config import get_settings
 from contacts_api.db import engine
 from contacts_api.errors import add_error_handlers
 from contacts_api.middleware import BodySizeLimit, SecurityHeaders
+from contacts_api.observability import RequestId, configure_logging
 from contacts_api.routes import auth, contacts
 
 settings = get_settings()
+configure_logging(settings.LOG_FORMAT)
 
 DESCRIPTION = """
 Keep your own address book: sign up, log in, and create, search and update your contacts.
@@ -54,6 +56,8 @@ if settings.cors_origins:
         allow_headers=["Authorization", "Content-Type"],
     )
 app.add_middleware(SecurityHeaders)
+# Outermost, so that every answer, a 413 or a 429 too, carries the request's id.
+app.add_middleware(RequestId)
 
 app.include_router(auth.router, prefix="/api")
 app.include_router(contacts.router, prefix="/api")

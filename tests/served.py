@@ -28,14 +28,19 @@ def migrate(database_url: str) -> None:
 
 
 @contextmanager
-def served_app(*uvicorn_args: str, **env: str) -> Iterator[httpx.Client]:
-    """Serve the app with `env` on a free port; yield a client for it; stop it after."""
+def served_app(
+    env: dict[str, str], *uvicorn_args: str, output: list[str] | None = None
+) -> Iterator[httpx.Client]:
+    """Serve the app with `env` on a free port; yield a client for it; stop it after.
+
+    The server's log lines are added to `output` when it has stopped.
+    """
     port = free_port()
     # A file, not a pipe: a pipe nobody reads fills up and then blocks the server's logging.
     with tempfile.TemporaryFile(mode="w+") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "contacts_api.main:app", "--port", str(port),
-             "--no-access-log", *uvicorn_args],
+             *(uvicorn_args or ["--no-access-log"])],
             env=os.environ | env,
             cwd=REPOSITORY,
             stdout=log,
@@ -52,9 +57,11 @@ def served_app(*uvicorn_args: str, **env: str) -> Iterator[httpx.Client]:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-        output = read(log)
+        log_text = read(log)
+    if output is not None:
+        output.extend(log_text.splitlines())
     # A traceback in the server's log means a request failed inside the app.
-    assert "Traceback" not in output, output
+    assert "Traceback" not in log_text, log_text
 
 
 def wait_until_serving(

@@ -33,7 +33,7 @@ def test_requests_get_a_prompt_503_while_the_database_is_down_and_recover_after(
     cluster: tuple[str, Any],
 ) -> None:
     database_url, executor = cluster
-    with served_app(DATABASE_URL=database_url) as client:
+    with served_app({"DATABASE_URL": database_url}) as client:
         headers = new_user(client, "ann@example.com")
         assert client.get("/api/contacts", headers=headers).status_code == 200
         executor.stop()
@@ -54,7 +54,7 @@ def test_no_acknowledged_contact_is_lost_when_the_database_restarts(
     cluster: tuple[str, Any],
 ) -> None:
     database_url, executor = cluster
-    with served_app(DATABASE_URL=database_url) as client:
+    with served_app({"DATABASE_URL": database_url}) as client:
         headers = new_user(client, "ann@example.com")
         outcomes: dict[str, int] = {}
         stop = threading.Event()

@@ -27,7 +27,7 @@ UNLIMITED = {
 def test_the_whole_api_answers_as_documented_to_generated_requests(client: TestClient) -> None:
     # `client` empties the database the served app uses.
     env = UNLIMITED | {"DATABASE_URL": os.environ["DATABASE_URL"]}
-    with served_app(**env) as server:
+    with served_app(env) as server:
         server.post("/api/auth/signup", json={"email": "fuzz@example.com", "password": PASSWORD})
         token = server.post(
             "/api/auth/token", data={"username": "fuzz@example.com", "password": PASSWORD}

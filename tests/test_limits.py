@@ -134,7 +134,7 @@ def flush(url: str) -> None:
 
 def count_logins_across_two_servers(**env: str) -> list[int]:
     limited = {"LOGIN_ATTEMPTS_PER_MINUTE": "4", **env}
-    with served_app(**limited) as first, served_app(**limited) as second:
+    with served_app(limited) as first, served_app(limited) as second:
         return [
             attempt_login(server, "ann@example.com").status_code
             for server in (first, second, first, second, first, second)

@@ -1,5 +1,6 @@
 """Health checks, the docs, the settings the app refuses, and the migrations."""
 
+import json
 import os
 import sqlite3
 import subprocess
@@ -174,7 +175,7 @@ def test_cors_is_off_unless_origins_are_configured(client: TestClient) -> None:
 def test_cors_allows_only_the_configured_origins() -> None:
     from tests.served import served_app
 
-    with served_app(CORS_ORIGINS="https://app.example, https://admin.example") as server:
+    with served_app({"CORS_ORIGINS": "https://app.example, https://admin.example"}) as server:
         allowed = server.options(
             "/api/contacts",
             headers={"Origin": "https://app.example", "Access-Control-Request-Method": "POST"},
@@ -238,3 +239,29 @@ def test_public_emails_are_documented_as_emails(client: TestClient) -> None:
     schemas = client.get("/openapi.json").json()["components"]["schemas"]
     for model in ("UserPublic", "ContactPublic", "ContactBirthday"):
         assert schemas[model]["properties"]["email"]["format"] == "email", model
+
+
+def test_every_response_names_its_request(client: TestClient) -> None:
+    generated = client.get("/health").headers["x-request-id"]
+    assert len(generated) == 32
+    assert int(generated, 16) >= 0
+    assert client.get("/health").headers["x-request-id"] != generated
+    given = client.get("/api/users/me", headers={"X-Request-ID": "trace-42.a:b"})
+    assert given.headers["x-request-id"] == "trace-42.a:b"
+    for unsafe in ("has spaces", "x" * 129, "new\\nline"):
+        response = client.get("/health", headers={"X-Request-ID": unsafe})
+        assert len(response.headers["x-request-id"]) == 32
+
+
+def test_json_logs_carry_the_request_id() -> None:
+    from tests.served import served_app
+
+    lines: list[str] = []
+    with served_app({"LOG_FORMAT": "json"}, "--log-level", "info", output=lines) as server:
+        server.get("/api/users/me", headers={"X-Request-ID": "trace-json-1"})
+    entries = [json.loads(line) for line in lines if line.strip()]
+    assert {"time", "level", "logger", "request_id", "message"} <= set(entries[0])
+    [access] = [entry for entry in entries if "/api/users/me" in entry["message"]]
+    assert access["request_id"] == "trace-json-1"
+    assert access["logger"] == "uvicorn.access"
+    assert " 401" in access["message"]
