@@ -5,6 +5,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Response, status
 from fastapi.middleware.cors import CORSMiddleware
+from prometheus_fastapi_instrumentator import Instrumentator
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -58,6 +59,13 @@ if settings.cors_origins:
 app.add_middleware(SecurityHeaders)
 # Outermost, so that every answer, a 413 or a 429 too, carries the request's id.
 app.add_middleware(RequestId)
+
+if settings.METRICS_ENABLED:
+    # Counts and latencies per route template (/api/contacts/{contact_id:id}), not per raw
+    # path, so that the number of series stays fixed. Kept out of the OpenAPI document.
+    Instrumentator(excluded_handlers=["/metrics"]).instrument(app).expose(
+        app, include_in_schema=False
+    )
 
 app.include_router(auth.router, prefix="/api")
 app.include_router(contacts.router, prefix="/api")

@@ -265,3 +265,29 @@ def test_json_logs_carry_the_request_id() -> None:
     assert access["request_id"] == "trace-json-1"
     assert access["logger"] == "uvicorn.access"
     assert " 401" in access["message"]
+
+
+def test_metrics_count_requests_per_route_template(client: TestClient) -> None:
+    headers = new_user(client, "ann@example.com")
+    for contact_id in (5, 6, 7):
+        client.get(f"/api/contacts/{contact_id}", headers=headers)
+    metrics = client.get("/metrics")
+    assert metrics.status_code == 200
+    assert metrics.headers["content-type"].startswith("text/plain")
+    lines = metrics.text.splitlines()
+    assert any(
+        line.startswith("http_requests_total{")
+        and 'handler="/api/contacts/{contact_id:id}"' in line
+        and 'method="GET"' in line
+        for line in lines
+    )
+    assert not any('handler="/api/contacts/5"' in line for line in lines)
+    assert "/metrics" not in client.get("/openapi.json").json()["paths"]
+
+
+def test_metrics_can_be_turned_off() -> None:
+    from tests.served import served_app
+
+    with served_app({"METRICS_ENABLED": "false"}) as server:
+        assert server.get("/metrics").status_code == 404
+        assert server.get("/health").status_code == 200
