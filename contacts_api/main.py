@@ -57,7 +57,7 @@ if settings.cors_origins:
         allow_headers=["Authorization", "Content-Type"],
     )
 app.add_middleware(SecurityHeaders)
-# Outermost, so that every answer, a 413 or a 429 too, carries the request's id.
+# Outside the middleware above, so that every answer, a 413 or a 429 too, carries the id.
 app.add_middleware(RequestId)
 
 if settings.METRICS_ENABLED:
