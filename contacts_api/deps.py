@@ -79,19 +79,18 @@ CurrentUser = Annotated[User, Depends(get_current_user)]
 
 async def get_owned_contact(contact_id: int, claims: TokenClaims, session: SessionDep) -> Contact:
     """The contact `contact_id` if it is the user's; anybody else's does not exist (404)."""
+    contact = None
     # Ids beyond the column's range cannot exist; asking the database would be an error.
-    if not 1 <= contact_id <= MAX_ID:
-        await get_current_user(session, claims)  # a closed session is still a 401
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "Contact not found")
-    # The session check and the contact in one query: the one round trip of GET, PUT,
-    # PATCH and DELETE. Joining on owner_id is also what hides other users' contacts.
-    contact = (
-        await session.exec(
-            select(Contact)
-            .join(AuthSession, col(AuthSession.user_id) == col(Contact.owner_id))
-            .where(col(Contact.id) == contact_id, session_is_open(claims))
-        )
-    ).first()
+    if 1 <= contact_id <= MAX_ID:
+        # The session check and the contact in one query: the one round trip of GET, PUT,
+        # PATCH and DELETE. Joining on owner_id is also what hides other users' contacts.
+        contact = (
+            await session.exec(
+                select(Contact)
+                .join(AuthSession, col(AuthSession.user_id) == col(Contact.owner_id))
+                .where(col(Contact.id) == contact_id, session_is_open(claims))
+            )
+        ).first()
     if contact is None:
         await get_current_user(session, claims)  # a closed session is a 401, not a 404
         raise HTTPException(status.HTTP_404_NOT_FOUND, "Contact not found")
@@ -108,18 +107,18 @@ async def get_now() -> datetime:
     return datetime.now(UTC)
 
 
+# The IANA names, as the tzdata package lists them (the system's zone folder also holds
+# files such as "localtime" that are no zone names); the docs offer them to pick from.
+TIME_ZONES = sorted(files("tzdata").joinpath("zones").read_text().split())
+KNOWN_TIME_ZONES = frozenset(TIME_ZONES)
+
+
 def _known_time_zone(name: str) -> str:
-    # Only the names the docs list: zoneinfo would also open "localtime" or "right/UTC".
     if name not in KNOWN_TIME_ZONES:
         raise ValueError("unknown time zone; use an IANA name such as Europe/Kyiv")
     return name
 
 
-# Listed in the docs, so that Swagger UI offers them to pick from.
-# The IANA names, as the tzdata package lists them (the system's zone folder also holds
-# files such as "localtime" that are no zone names).
-TIME_ZONES = sorted(files("tzdata").joinpath("zones").read_text().split())
-KNOWN_TIME_ZONES = frozenset(TIME_ZONES)
 TimeZoneName = Annotated[str, AfterValidator(_known_time_zone)]
 
 
