@@ -14,7 +14,7 @@ from contacts_api.db import engine
 from contacts_api.errors import add_error_handlers
 from contacts_api.middleware import BodySizeLimit, SecurityHeaders
 from contacts_api.observability import RequestId, configure_logging
-from contacts_api.routes import auth, contacts
+from contacts_api.routes import auth, contacts, import_export
 
 settings = get_settings()
 configure_logging(settings.LOG_FORMAT)
@@ -69,6 +69,7 @@ if settings.METRICS_ENABLED:
 
 app.include_router(auth.router, prefix="/api")
 app.include_router(contacts.router, prefix="/api")
+app.include_router(import_export.router, prefix="/api")
 
 
 @app.get("/health", tags=["service"])

@@ -43,7 +43,10 @@ def no_control_characters(value: str, *, allowed: str = "") -> str:
 
 
 def _no_control_characters_but_line_breaks(value: str) -> str:
-    return no_control_characters(value, allowed="\n\r\t")
+    no_control_characters(value, allowed="\n\r\t")
+    # One kind of line break, "\n": vCard has no way to write "\r", and a note should come
+    # back from an export and import as it was.
+    return value.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def _bare_address(value: Any) -> Any:
@@ -318,3 +321,25 @@ class ContactPage(SQLModel):
 class ContactBirthday(ContactPublic):
     next_birthday: date
     days_until: int
+
+
+# --- Import ----------------------------------------------------------------------------------
+
+
+# A record of an imported file that was not created, because its email is in the book already.
+class SkippedRecord(SQLModel):
+    item: int = Field(description="The record's number in the file, counted from 1.")
+    reason: str
+
+
+# A record of an imported file that could not be read or broke a rule of ContactCreate.
+class RefusedRecord(SQLModel):
+    item: int = Field(description="The record's number in the file, counted from 1.")
+    detail: str
+
+
+# The import's answer: how many contacts were created, and what happened to the rest.
+class ImportReport(SQLModel):
+    created: int
+    skipped: list[SkippedRecord]
+    errors: list[RefusedRecord]

@@ -1,0 +1,165 @@
+"""Contacts to and from files: vCard 4.0 and CSV export, vCard 3.0/4.0 and CSV import."""
+
+from collections.abc import Callable
+from typing import Annotated, Any, Literal
+
+import anyio
+from fastapi import APIRouter, File, Query, Response, UploadFile
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+from sqlalchemy import select as sql_select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import col
+
+from contacts_api.deps import UNAUTHORIZED, CurrentUser, SessionDep
+from contacts_api.formats import NotAContactFile, read_records, to_csv, to_vcard
+from contacts_api.models import (
+    Contact,
+    ContactCreate,
+    ImportReport,
+    RefusedRecord,
+    SkippedRecord,
+    birthday_key,
+    utc_now,
+)
+
+router = APIRouter(prefix="/contacts", tags=["import and export"], responses=UNAUTHORIZED)
+
+# INSERT ... ON CONFLICT DO NOTHING is written by each dialect's own `insert`.
+INSERT: dict[str, Callable[..., postgresql.Insert | sqlite.Insert]] = {
+    "postgresql": postgresql.insert,
+    "sqlite": sqlite.insert,
+}
+
+FILE_TYPES = {
+    "vcard": ("text/vcard; charset=utf-8", "contacts.vcf", to_vcard),
+    "csv": ("text/csv; charset=utf-8", "contacts.csv", to_csv),
+}
+
+
+@router.get(
+    "/export",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "Every contact of yours, as a file to download",
+            "content": {"text/vcard": {}, "text/csv": {}},
+        }
+    },
+)
+async def export_contacts(
+    user: CurrentUser,
+    session: SessionDep,
+    file_format: Annotated[
+        Literal["vcard", "csv"],
+        Query(alias="format", description="`vcard` (vCard 4.0) or `csv`."),
+    ] = "vcard",
+) -> Response:
+    """Download your whole address book as a vCard 4.0 or CSV file."""
+    media_type, filename, write = FILE_TYPES[file_format]
+    columns = ["first_name", "last_name", "email", "phone", "birthday", "notes"]
+    contacts = (
+        await session.exec(  # type: ignore[call-overload]
+            sql_select(*(col(getattr(Contact, name)) for name in columns))
+            .where(col(Contact.owner_id) == user.id)
+            .order_by(col(Contact.last_name), col(Contact.first_name), col(Contact.id))
+        )
+    ).all()
+    # Writing 100,000 contacts takes a while: in a thread, so that other requests go on.
+    body = await anyio.to_thread.run_sync(write, contacts)
+    return Response(
+        body,
+        media_type=media_type,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+def describe(error: ValidationError) -> str:
+    """ "email: value is not a valid email address; phone: ..." for a refused record."""
+    messages = []
+    for problem in error.errors(include_input=False, include_url=False):
+        message = problem["msg"].removeprefix("Value error, ")
+        field = ".".join(str(part) for part in problem["loc"])
+        messages.append(f"{field}: {message}" if field else message)
+    return "; ".join(messages)
+
+
+def validate_records(data: bytes) -> tuple[list[tuple[int, ContactCreate]], list[RefusedRecord]]:
+    """Read the file and check each record like a `ContactCreate`."""
+    valid, errors = [], []
+    for record in read_records(data):
+        if record.fields is None:
+            errors.append(RefusedRecord(item=record.item, detail=record.problem))
+            continue
+        try:
+            valid.append((record.item, ContactCreate.model_validate(record.fields)))
+        except ValidationError as exc:
+            errors.append(RefusedRecord(item=record.item, detail=describe(exc)))
+    return valid, errors
+
+
+@router.post(
+    "/import",
+    responses={
+        413: {"description": "The file is larger than the body limit"},
+        422: {"description": "Not a vCard or CSV file, or no `file` field"},
+    },
+)
+async def import_contacts(
+    user: CurrentUser,
+    session: SessionDep,
+    file: Annotated[UploadFile, File(description="A vCard (3.0 or 4.0) or CSV file, UTF-8.")],
+) -> ImportReport:
+    """Add the contacts of a vCard or CSV file to your address book, and report on each record.
+
+    Records whose email is already in your book (or earlier in the file) are skipped; records
+    that fail the rules of `POST /api/contacts` are listed with the reason. The others are
+    created together, in one transaction.
+    """
+    data = await file.read()
+    try:
+        # Parsing and validating thousands of records: in a thread, not on the event loop.
+        valid, errors = await anyio.to_thread.run_sync(validate_records, data)
+    except NotAContactFile as exc:
+        error = {"type": "value_error", "loc": ("body", "file"), "msg": str(exc)}
+        raise RequestValidationError([error]) from None
+
+    skipped: list[SkippedRecord] = []
+    first_item_of: dict[str, int] = {}
+    rows: list[dict[str, Any]] = []
+    now = utc_now()
+    for item, contact in valid:
+        if contact.email in first_item_of:
+            reason = f"Same email as item {first_item_of[contact.email]} of this file"
+            skipped.append(SkippedRecord(item=item, reason=reason))
+            continue
+        first_item_of[contact.email] = item
+        rows.append(
+            contact.model_dump()
+            | {
+                "owner_id": user.id,
+                "birthday_key": birthday_key(contact.birthday),
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
+
+    created: set[str] = set()
+    if rows:
+        connection = await session.connection()
+        # Batched by SQLAlchemy into multi-row INSERTs ("insertmanyvalues"): a few
+        # statements for thousands of records. An email already in the book inserts nothing.
+        statement = (
+            INSERT[connection.dialect.name](Contact)
+            .on_conflict_do_nothing(index_elements=["owner_id", "email"])
+            .returning(col(Contact.email))
+        )
+        created = set((await connection.execute(statement, rows)).scalars())
+        await session.commit()
+    for item, contact in valid:
+        if first_item_of[contact.email] == item and contact.email not in created:
+            reason = "A contact with this email is already in your address book"
+            skipped.append(SkippedRecord(item=item, reason=reason))
+
+    skipped.sort(key=lambda record: record.item)
+    return ImportReport(created=len(created), skipped=skipped, errors=errors)

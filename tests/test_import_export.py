@@ -1,0 +1,470 @@
+"""Export as vCard 4.0 or CSV, import of vCard 3.0/4.0 or CSV with a per-record report."""
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import event
+
+from tests.helpers import contact_data, create_contact, new_user
+from tests.served import served_app
+
+Headers = dict[str, str]
+CSV_HEADER = "first_name,last_name,email,phone,birthday,notes\r\n"
+
+
+def export(client: TestClient, headers: Headers, file_format: str = "vcard") -> str:
+    response = client.get("/api/contacts/export", headers=headers, params={"format": file_format})
+    assert response.status_code == 200, response.text
+    return response.text
+
+
+def upload(client: Any, headers: Headers, content: str | bytes, filename: str = "contacts") -> Any:
+    body = content.encode() if isinstance(content, str) else content
+    return client.post("/api/contacts/import", headers=headers, files={"file": (filename, body)})
+
+
+def import_file(client: Any, headers: Headers, content: str | bytes) -> dict[str, Any]:
+    response = upload(client, headers, content)
+    assert response.status_code == 200, response.text
+    return response.json()  # type: ignore[no-any-return]
+
+
+def book(client: TestClient, headers: Headers) -> list[dict[str, Any]]:
+    """Every contact of the user, without the fields that an import makes anew."""
+    response = client.get("/api/contacts", headers=headers, params={"limit": 100})
+    return [
+        {key: value for key, value in contact.items() if key in contact_data()}
+        for contact in response.json()["items"]
+    ]
+
+
+# --- Export --------------------------------------------------------------------------------
+
+
+def test_a_vcard_export_has_one_vcard_4_card_per_contact(client: TestClient, ann: Headers) -> None:
+    create_contact(client, ann, notes="Met at PyCon\nLikes tea")
+    create_contact(
+        client, ann, first_name="Ann", last_name="Smith", email="ann@example.org", notes=None
+    )
+    response = client.get("/api/contacts/export", headers=ann)
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "text/vcard; charset=utf-8"
+    assert response.headers["Content-Disposition"] == 'attachment; filename="contacts.vcf"'
+    assert response.text == (
+        "BEGIN:VCARD\r\nVERSION:4.0\r\nN:Jones;Carol;;;\r\nFN:Carol Jones\r\n"
+        "EMAIL:carol@example.com\r\nTEL:+1 555 010 0199\r\nBDAY:19900517\r\n"
+        "NOTE:Met at PyCon\\nLikes tea\r\nEND:VCARD\r\n"
+        "BEGIN:VCARD\r\nVERSION:4.0\r\nN:Smith;Ann;;;\r\nFN:Ann Smith\r\n"
+        "EMAIL:ann@example.org\r\nTEL:+1 555 010 0199\r\nBDAY:19900517\r\nEND:VCARD\r\n"
+    )
+
+
+def test_a_csv_export_has_the_header_and_one_row_per_contact(
+    client: TestClient, ann: Headers
+) -> None:
+    create_contact(client, ann, notes='Said "hi", twice\nthen left')
+    response = client.get("/api/contacts/export", headers=ann, params={"format": "csv"})
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
+    assert response.headers["Content-Disposition"] == 'attachment; filename="contacts.csv"'
+    # A cell that a spreadsheet would run as a formula (+1 ...) starts with a '.
+    assert response.text == CSV_HEADER + (
+        "Carol,Jones,carol@example.com,'+1 555 010 0199,1990-05-17,"
+        '"Said ""hi"", twice\nthen left"\r\n'
+    )
+
+
+def test_an_export_is_in_list_order(client: TestClient, ann: Headers) -> None:
+    for last_name, email in (("Young", "y@example.com"), ("Adams", "a@example.com")):
+        create_contact(client, ann, last_name=last_name, email=email)
+    lines = export(client, ann, "csv").splitlines()
+    assert [line.split(",")[1] for line in lines[1:]] == ["Adams", "Young"]
+
+
+def test_an_empty_book_exports_an_empty_file_or_just_the_header(
+    client: TestClient, ann: Headers
+) -> None:
+    assert export(client, ann, "vcard") == ""
+    assert export(client, ann, "csv") == CSV_HEADER
+
+
+def test_an_export_holds_only_your_own_contacts(
+    client: TestClient, ann: Headers, bob: Headers
+) -> None:
+    create_contact(client, bob, first_name="Secret")
+    assert export(client, ann, "vcard") == ""
+    assert export(client, ann, "csv") == CSV_HEADER
+
+
+def test_an_unknown_format_is_422(client: TestClient, ann: Headers) -> None:
+    response = client.get("/api/contacts/export", headers=ann, params={"format": "xml"})
+    assert response.status_code == 422
+    assert [error["loc"] for error in response.json()["detail"]] == [["query", "format"]]
+
+
+def test_export_and_import_need_a_token(client: TestClient) -> None:
+    assert client.get("/api/contacts/export").status_code == 401
+    response = upload(client, {}, CSV_HEADER)
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"] == "Bearer"
+
+
+# --- Round trips ---------------------------------------------------------------------------
+
+# Values that test the escaping of both formats: separators, quotes, backslashes, line
+# breaks, long lines with multi-byte characters, and what spreadsheets take for formulas.
+AWKWARD_CONTACTS = [
+    contact_data(),
+    contact_data(
+        first_name="Zoë, Jr; \\o/",
+        last_name="O'Brien-李",
+        email="zoe+tag@example.org",
+        phone="(555) 010.0199",
+        birthday="2000-02-29",
+        notes='Line one\nLine "two"; with, commas\n\n\tand a tab \\ and ' + "é" * 120,
+    ),
+    contact_data(
+        first_name="=SUM(A1)",
+        last_name="@home",
+        email="-dash@example.org",
+        phone="+44 20 7946 0958",
+        birthday="1905-12-31",
+        notes="'=already quoted",
+    ),
+    contact_data(
+        first_name="Empty",
+        last_name="Notes",
+        email="empty@example.org",
+        birthday="0999-01-01",
+        notes=None,
+    ),
+]
+
+
+@pytest.mark.parametrize("file_format", ["vcard", "csv"])
+def test_export_import_export_gives_the_same_file_and_the_same_contacts(
+    client: TestClient, ann: Headers, bob: Headers, file_format: str
+) -> None:
+    for data in AWKWARD_CONTACTS:
+        response = client.post("/api/contacts", headers=ann, json=data)
+        assert response.status_code == 201, response.text
+    exported = export(client, ann, file_format)
+
+    report = import_file(client, bob, exported)
+
+    assert report == {"created": len(AWKWARD_CONTACTS), "skipped": [], "errors": []}
+    assert export(client, bob, file_format) == exported
+    assert book(client, bob) == book(client, ann)
+
+
+def test_a_vcard_export_imports_to_the_same_csv(
+    client: TestClient, ann: Headers, bob: Headers
+) -> None:
+    for data in AWKWARD_CONTACTS:
+        client.post("/api/contacts", headers=ann, json=data)
+    import_file(client, bob, export(client, ann, "vcard"))
+    assert export(client, bob, "csv") == export(client, ann, "csv")
+
+
+def test_line_breaks_in_notes_are_stored_as_newlines(client: TestClient, ann: Headers) -> None:
+    # vCard has one escape for a line break, \n: "\r\n" could not come back from a file.
+    contact = create_contact(client, ann, notes="one\r\ntwo\rthree\n")
+    assert contact["notes"] == "one\ntwo\nthree\n"
+
+
+# --- Import: what other programs write -----------------------------------------------------
+
+
+def test_a_vcard_3_file_from_another_program_is_imported(client: TestClient, ann: Headers) -> None:
+    vcard = (
+        "BEGIN:VCARD\r\n"
+        "VERSION:3.0\r\n"
+        "PRODID:-//Apple Inc.//iPhone OS 17.0//EN\r\n"
+        "N:Doe;John;Quincy;Dr.;\r\n"
+        "FN:Dr. John Quincy Doe\r\n"
+        "ORG:Example Corp;\r\n"
+        "EMAIL;type=INTERNET;type=WORK:john.work@example.com\r\n"
+        "EMAIL;type=INTERNET;type=HOME;type=pref:John.Doe@Example.com\r\n"
+        "TEL;type=CELL;type=VOICE;type=pref:+1 (555) 123-4567\r\n"
+        "TEL;type=HOME:555-000-1111\r\n"
+        "BDAY;value=date:1980-07-04\r\n"
+        "NOTE:Folded note that goes on and on and on and on and on and on and on an\r\n"
+        " d on.\r\n"
+        "END:VCARD\r\n"
+    )
+    assert import_file(client, ann, vcard) == {"created": 1, "skipped": [], "errors": []}
+    assert book(client, ann) == [
+        {
+            "first_name": "John",
+            "last_name": "Doe",
+            "email": "john.doe@example.com",
+            "phone": "+1 (555) 123-4567",
+            "birthday": "1980-07-04",
+            "notes": "Folded note that goes on and on and on and on and on and on and on and on.",
+        }
+    ]
+
+
+def test_a_vcard_4_card_without_n_and_with_a_tel_uri_is_imported(
+    client: TestClient, ann: Headers
+) -> None:
+    vcard = (
+        "BEGIN:VCARD\nVERSION:4.0\nFN:Mary Ann Smith\n"
+        "EMAIL;PREF=2:second@example.com\nEMAIL;PREF=1:first@example.com\n"
+        "TEL;VALUE=uri;TYPE=cell:tel:+1-555-555-0100\nBDAY:19851231T120000Z\nEND:VCARD\n"
+    )
+    assert import_file(client, ann, vcard)["created"] == 1
+    assert book(client, ann) == [
+        {
+            "first_name": "Mary Ann",
+            "last_name": "Smith",
+            "email": "first@example.com",
+            "phone": "+1-555-555-0100",
+            "birthday": "1985-12-31",
+            "notes": None,
+        }
+    ]
+
+
+def test_a_csv_file_may_order_its_columns_freely_and_leave_notes_out(
+    client: TestClient, ann: Headers
+) -> None:
+    csv = (
+        "\ufeffEmail,Birthday,Phone,Last_Name,First_Name\n"
+        "ann@example.org,1970-01-02,5550100123,Smith,Ann\n\n"
+    )
+    assert import_file(client, ann, csv) == {"created": 1, "skipped": [], "errors": []}
+    assert book(client, ann) == [
+        {
+            "first_name": "Ann",
+            "last_name": "Smith",
+            "email": "ann@example.org",
+            "phone": "5550100123",
+            "birthday": "1970-01-02",
+            "notes": None,
+        }
+    ]
+
+
+# --- Import: the per-record report ---------------------------------------------------------
+
+
+def test_a_csv_import_reports_every_record_it_did_not_create(
+    client: TestClient, ann: Headers
+) -> None:
+    create_contact(client, ann, email="known@example.com")
+    csv = CSV_HEADER + (
+        "Ann,Smith,ann@example.com,555 0100 123,1980-01-01,\n"  # 1: created
+        "Bad,Email,not-an-email,555 0100 123,1980-01-01,\n"  # 2: invalid email
+        "Known,Person,KNOWN@example.com,555 0100 123,1980-01-01,\n"  # 3: in the book
+        "Ann,Again, ann@example.com ,555 0100 123,1980-01-01,\n"  # 4: as item 1
+        "Short,Row,short@example.com\n"  # 5: too few fields
+        ",Nameless,nameless@example.com,12,2999-01-01,\n"  # 6: three broken fields
+        "Bob,Jones,bob@example.com,555 0100 124,1981-02-03,Fine\n"  # 7: created
+    )
+    assert import_file(client, ann, csv) == {
+        "created": 2,
+        "skipped": [
+            {"item": 3, "reason": "A contact with this email is already in your address book"},
+            {"item": 4, "reason": "Same email as item 1 of this file"},
+        ],
+        "errors": [
+            {
+                "item": 2,
+                "detail": "email: value is not a valid email address: An email address must "
+                "have an @-sign.",
+            },
+            {"item": 5, "detail": "Expected 6 fields, found 3"},
+            {
+                "item": 6,
+                "detail": "first_name: String should have at least 1 character; "
+                "phone: must have 7 to 15 digits, not 2; birthday: must not be in the future",
+            },
+        ],
+    }
+    assert [contact["email"] for contact in book(client, ann)] == [
+        "bob@example.com",
+        "known@example.com",
+        "ann@example.com",
+    ]
+
+
+def test_a_vcard_import_reports_cards_it_cannot_read(client: TestClient, ann: Headers) -> None:
+    good = "BEGIN:VCARD\r\nVERSION:4.0\r\nN:Doe;Jane;;;\r\nFN:Jane Doe\r\nEMAIL:{}\r\n" + (
+        "TEL:5550100123\r\nBDAY:19900101\r\nEND:VCARD\r\n"
+    )
+    vcard = (
+        good.format("one@example.com")
+        + good.format("two@example.com").replace("VERSION:4.0", "VERSION:2.1")
+        + good.format("three@example.com").replace("BDAY:19900101", "BDAY:--0101")
+        + "some stray text\r\n"
+        + good.format("four@example.com").replace("EMAIL:", "EMAIL;broken")
+        + good.format("five@example.com").replace("N:Doe;Jane;;;\r\n", "")
+        + good.format("six@example.com").replace("END:VCARD\r\n", "")
+    )
+    report = import_file(client, ann, vcard)
+    errors = {error["item"]: error["detail"] for error in report["errors"]}
+    assert report["created"] == 2  # one@ and five@ (its name comes from FN)
+    assert report["skipped"] == []
+    assert errors.keys() == {2, 3, 4, 5, 7}
+    assert errors[2] == "VERSION must be 3.0 or 4.0, found '2.1'"
+    assert errors[3] == "BDAY '--0101' is not a full date (a contact needs the year too)"
+    assert errors[4] == "Not a complete vCard: text outside BEGIN:VCARD … END:VCARD"
+    assert errors[5].startswith("Not a readable vCard: ")
+    assert errors[7] == "Not a complete vCard: text outside BEGIN:VCARD … END:VCARD"
+    assert sorted(contact["email"] for contact in book(client, ann)) == [
+        "five@example.com",
+        "one@example.com",
+    ]
+
+
+def test_an_import_does_not_look_at_other_users_books(
+    client: TestClient, ann: Headers, bob: Headers
+) -> None:
+    create_contact(client, bob, email="shared@example.com")
+    csv = CSV_HEADER + "Shared,Friend,shared@example.com,5550100123,1990-01-01,\n"
+    assert import_file(client, ann, csv) == {"created": 1, "skipped": [], "errors": []}
+    assert len(book(client, bob)) == 1
+
+
+def test_an_import_with_nothing_valid_creates_nothing(client: TestClient, ann: Headers) -> None:
+    assert import_file(client, ann, CSV_HEADER) == {"created": 0, "skipped": [], "errors": []}
+    assert book(client, ann) == []
+
+
+# --- Import: files that are not contact files ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "The file is empty"),
+        (b" \r\n\n", "The file is empty"),
+        (b"\xff\xfeB\x00E\x00", "The file is not UTF-8 text"),
+        (b"PK\x03\x04\x00\x00", "The file is not text: it holds NUL characters"),
+        (
+            b"name,phone\nAnn,123\n",
+            "Not a vCard file, nor a CSV file whose header names the columns "
+            "first_name,last_name,email,phone,birthday,notes (notes may be left out), each once",
+        ),
+        (
+            b"first_name,email,email,phone,birthday\n",
+            "Not a vCard file, nor a CSV file whose header names the columns "
+            "first_name,last_name,email,phone,birthday,notes (notes may be left out), each once",
+        ),
+        (b"first_name,email,phone\n", "The CSV header lacks the columns last_name, birthday"),
+        (
+            CSV_HEADER.encode() + b'Ann,"Smith"x,a@example.com,5550100123,1990-01-01,\n',
+            "Not a readable CSV file: ',' expected after '\"'",
+        ),
+    ],
+)
+def test_a_file_that_is_not_a_contact_file_is_422(
+    client: TestClient, ann: Headers, content: bytes, message: str
+) -> None:
+    response = upload(client, ann, content)
+    assert response.status_code == 422
+    assert response.json() == {
+        "detail": [{"type": "value_error", "loc": ["body", "file"], "msg": message}]
+    }
+    assert book(client, ann) == []
+
+
+def test_an_import_without_a_file_field_is_422(client: TestClient, ann: Headers) -> None:
+    response = client.post("/api/contacts/import", headers=ann, data={"other": "x"})
+    assert response.status_code == 422
+    assert [error["loc"] for error in response.json()["detail"]] == [["body", "file"]]
+
+
+def test_a_file_over_the_body_limit_is_413(client: TestClient, ann: Headers) -> None:
+    row = "Ann,Smith,ann{}@example.com,5550100123,1990-01-01,\n"
+    csv = CSV_HEADER + "".join(row.format(number) for number in range(25_000))
+    assert len(csv) > 1_048_576
+    response = upload(client, ann, csv)
+    assert response.status_code == 413
+    assert book(client, ann) == []
+
+
+# --- Import: a big file --------------------------------------------------------------------
+
+
+def big_csv(records: int) -> str:
+    """`records` valid contacts as CSV, about 90 bytes each."""
+    rows = (
+        f"Person{number},Family{number % 97},person{number}@example.com,"
+        f"+1 555 {number:07d},19{number % 100:02d}-{number % 12 + 1:02d}-{number % 28 + 1:02d},"
+        f"Imported record {number}\n"
+        for number in range(records)
+    )
+    return CSV_HEADER + "".join(rows)
+
+
+@contextmanager
+def counted_statements() -> Iterator[list[str]]:
+    from contacts_api.db import engine
+
+    statements: list[str] = []
+
+    def count(*args: Any) -> None:
+        statements.append(args[2])
+
+    event.listen(engine.sync_engine, "before_cursor_execute", count)
+    try:
+        yield statements
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", count)
+
+
+def test_ten_thousand_records_import_in_one_request_and_a_few_statements(
+    client: TestClient, ann: Headers
+) -> None:
+    csv = big_csv(10_000)
+    assert len(csv.encode()) < 1_048_576  # within the default body limit
+    create_contact(client, ann, email="person5@example.com")
+
+    with counted_statements() as statements:
+        report = import_file(client, ann, csv)
+
+    assert report["created"] == 9_999
+    assert report["skipped"] == [
+        {"item": 6, "reason": "A contact with this email is already in your address book"}
+    ]
+    assert report["errors"] == []
+    # One query for the token's session and user, then the rows in batches of 1,000
+    # (SQLAlchemy's insertmanyvalues): nothing per record.
+    assert [statement.split()[0] for statement in statements] == ["SELECT"] + ["INSERT"] * 10
+    response = client.get("/api/contacts", headers=ann, params={"limit": 1})
+    assert response.json()["total"] == 10_000
+
+
+def test_other_requests_are_answered_while_a_big_import_runs(client: TestClient) -> None:
+    csv = big_csv(10_000)
+    with served_app({}) as server:
+        ann = new_user(server, "ann@example.com")
+        create_contact(server, ann)
+        imported: dict[str, Any] = {}
+
+        def run_import() -> None:
+            started = time.monotonic()
+            imported["report"] = import_file(server, ann, csv)
+            imported["seconds"] = time.monotonic() - started
+
+        importer = threading.Thread(target=run_import)
+        importer.start()
+        answered = []
+        while importer.is_alive():
+            started = time.monotonic()
+            response = server.get("/api/contacts", headers=ann, params={"limit": 1})
+            answered.append((response.status_code, time.monotonic() - started))
+        importer.join()
+
+    assert imported["report"]["created"] == 10_000
+    assert {status for status, _ in answered} == {200}
+    # Reads go on beside the import: many of them, none waiting for the whole import.
+    assert len(answered) >= 10
+    assert max(seconds for _, seconds in answered) < imported["seconds"] / 2
