@@ -41,6 +41,7 @@ lint: $(VENV)/installed-dev
 # On PostgreSQL (TEST_DATABASE_URL), then the same tests on a temporary SQLite file
 # (but the fault tests, which bring a PostgreSQL of their own).
 test: lint
+	@command -v chromium >/dev/null || [ -n "$$CHROMIUM_PATH" ] || echo "NOTE: Chromium is not installed, so the Swagger UI browser test is skipped; install it with 'sudo apt-get install chromium' (see the README)."
 	$(BIN)/pytest
 	TEST_DATABASE_URL=sqlite:// $(BIN)/pytest -q --ignore=tests/test_database_faults.py
 

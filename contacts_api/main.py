@@ -2,9 +2,11 @@
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Response, status
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi_offline import FastAPIOffline
 from prometheus_fastapi_instrumentator import Instrumentator
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
@@ -13,6 +15,7 @@ from contacts_api.config import get_settings
 from contacts_api.db import engine
 from contacts_api.errors import add_error_handlers
 from contacts_api.middleware import BodySizeLimit, SecurityHeaders
+from contacts_api.models import ServiceStatus
 from contacts_api.observability import RequestId, configure_logging
 from contacts_api.routes import auth, contacts, import_export
 
@@ -34,7 +37,9 @@ async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
     await engine.dispose()
 
 
-app = FastAPI(
+# FastAPI as usual, but /docs and /redoc load Swagger UI and ReDoc from this server
+# (/static-offline-docs), not from a CDN: they work offline and under a strict CSP.
+app = FastAPIOffline(
     title="contacts_api",
     version="1.0.0",
     description=DESCRIPTION,
@@ -72,23 +77,49 @@ app.include_router(contacts.router, prefix="/api")
 app.include_router(import_export.router, prefix="/api")
 
 
+def openapi_document() -> dict[str, Any]:
+    """FastAPI's OpenAPI document, less the 422 it lists for every route with a parameter.
+
+    Routes whose only parameter is a contact id in the path cannot answer 422: the path
+    convertor takes 1 to 10 digits, and any other path is no contact's (404).
+    """
+    if app.openapi_schema is not None:
+        return app.openapi_schema
+    document = FastAPI.openapi(app)  # built once, then kept in app.openapi_schema
+    for operations in document["paths"].values():
+        for operation in operations.values():
+            parameters = operation.get("parameters", [])
+            if "requestBody" not in operation and all(p["in"] == "path" for p in parameters):
+                operation["responses"].pop("422", None)
+    return document
+
+
+app.openapi = openapi_document  # type: ignore[method-assign]
+
+
 @app.get("/health", tags=["service"])
-async def read_health() -> dict[str, str]:
+async def read_health() -> ServiceStatus:
     """200 while the process runs."""
-    return {"status": "ok"}
+    return ServiceStatus(status="ok")
 
 
 @app.get(
     "/health/ready",
     tags=["service"],
-    responses={503: {"description": "The database does not answer"}},
+    responses={
+        503: {
+            "model": ServiceStatus,
+            "description": "The database does not answer",
+            "content": {"application/json": {"example": {"status": "unavailable"}}},
+        }
+    },
 )
-async def read_readiness(response: Response) -> dict[str, str]:
+async def read_readiness(response: Response) -> ServiceStatus:
     """200 when the database answers a query, else 503."""
     try:
         async with engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
     except (SQLAlchemyError, OSError):
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-        return {"status": "unavailable"}
-    return {"status": "ok"}
+        return ServiceStatus(status="unavailable")
+    return ServiceStatus(status="ok")

@@ -168,8 +168,10 @@ def timestamp(**kwargs: Any) -> Any:
 
 # Fields a client may send about themselves.
 class UserBase(SQLModel):
-    email: Email = Field(max_length=254)
-    full_name: FullName | None = Field(default=None, max_length=100)
+    email: Email = Field(max_length=254, schema_extra={"examples": ["ann@example.com"]})
+    full_name: FullName | None = Field(
+        default=None, max_length=100, schema_extra={"examples": ["Ann Smith"]}
+    )
 
 
 # The `users` table.
@@ -182,9 +184,13 @@ class User(UserBase, table=True):
     created_at: datetime = timestamp()
 
 
+# Examples in the docs, which Swagger UI fills in for "Try it out".
+EXAMPLE_PASSWORD = "correct horse battery"
+
+
 # The signup body.
 class UserCreate(UserBase):
-    password: Password
+    password: Password = Field(schema_extra={"examples": [EXAMPLE_PASSWORD]})
 
 
 # What the API shows of a user: never the password hash. Plain types, like ContactPublic.
@@ -222,13 +228,15 @@ class Token(SQLModel):
 
 # The logout body.
 class RefreshTokenIn(SQLModel):
-    refresh_token: str
+    refresh_token: str = Field(
+        schema_extra={"examples": ["eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9..."]}
+    )
 
 
 # The password change body.
 class PasswordChange(SQLModel):
-    current_password: str
-    new_password: Password
+    current_password: str = Field(schema_extra={"examples": [EXAMPLE_PASSWORD]})
+    new_password: Password = Field(schema_extra={"examples": ["battery staple horse"]})
 
 
 # --- Contacts --------------------------------------------------------------------------------
@@ -236,12 +244,14 @@ class PasswordChange(SQLModel):
 
 # Fields a client may send about a contact.
 class ContactBase(SQLModel):
-    first_name: Name = Field(max_length=50)
-    last_name: Name = Field(max_length=50)
-    email: Email = Field(max_length=254)
+    first_name: Name = Field(max_length=50, schema_extra={"examples": ["Ann"]})
+    last_name: Name = Field(max_length=50, schema_extra={"examples": ["Smith"]})
+    email: Email = Field(max_length=254, schema_extra={"examples": ["ann.smith@example.com"]})
     phone: Phone = Field(max_length=32, schema_extra={"examples": ["+1 (555) 010-0199"]})
-    birthday: Birthday
-    notes: Notes | None = Field(default=None, max_length=1000)
+    birthday: Birthday = Field(schema_extra={"examples": ["1990-04-15"]})
+    notes: Notes | None = Field(
+        default=None, max_length=1000, schema_extra={"examples": ["Met at PyCon; prefers email."]}
+    )
 
 
 # The `contacts` table; `birthday_key` (month * 100 + day) lets an index find birthdays.
@@ -278,6 +288,8 @@ class ContactCreate(ContactBase):
 
 # The PATCH body: every field optional, but a required field may not be set to null.
 class ContactUpdate(SQLModel):
+    model_config = {"json_schema_extra": {"examples": [{"phone": "+44 20 7946 0958"}]}}
+
     first_name: Name | None = Field(default=None, max_length=50)
     last_name: Name | None = Field(default=None, max_length=50)
     email: Email | None = Field(default=None, max_length=254)
@@ -343,3 +355,11 @@ class ImportReport(SQLModel):
     created: int
     skipped: list[SkippedRecord]
     errors: list[RefusedRecord]
+
+
+# --- Service ---------------------------------------------------------------------------------
+
+
+# What the health checks answer.
+class ServiceStatus(SQLModel):
+    status: Literal["ok", "unavailable"]

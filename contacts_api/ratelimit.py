@@ -28,11 +28,6 @@ TOKEN_REQUESTS = RateLimitItemPerMinute(settings.TOKEN_REQUESTS_PER_MINUTE, name
 LOGIN_ATTEMPTS = RateLimitItemPerMinute(settings.LOGIN_ATTEMPTS_PER_MINUTE, namespace="login")
 SIGNUPS = RateLimitItemPerHour(settings.SIGNUPS_PER_HOUR, namespace="signup")
 
-# For `responses=` of the limited routes.
-TOO_MANY_REQUESTS: dict[int | str, dict[str, Any]] = {
-    429: {"description": "Too many requests; the `Retry-After` header says when to try again"}
-}
-
 
 async def enforce(limit: RateLimitItem, key: str) -> None:
     """Count one request against `limit` for `key`; over the limit is a 429."""

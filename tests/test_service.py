@@ -27,11 +27,22 @@ def test_ready_says_ok_when_the_database_answers(client: TestClient) -> None:
     assert response.json() == {"status": "ok"}
 
 
-@pytest.mark.parametrize("path", ["/docs", "/redoc"])
-def test_the_interactive_docs_are_served(client: TestClient, path: str) -> None:
+@pytest.mark.parametrize(
+    ("path", "script"),
+    [("/docs", "swagger-ui-bundle.js"), ("/redoc", "redoc.standalone.js")],
+)
+def test_the_interactive_docs_are_served_with_their_own_scripts(
+    client: TestClient, path: str, script: str
+) -> None:
     response = client.get(path)
     assert response.status_code == 200
     assert "/openapi.json" in response.text
+    # From this server, not a CDN: the docs work offline and under a same-origin policy.
+    assert f'src="/static-offline-docs/{script}"' in response.text
+    assert "cdn." not in response.text
+    script_response = client.get(f"/static-offline-docs/{script}")
+    assert script_response.status_code == 200
+    assert len(script_response.content) > 500_000
 
 
 def test_swagger_authorize_logs_in_through_the_token_endpoint(client: TestClient) -> None:
@@ -43,20 +54,67 @@ def test_swagger_authorize_logs_in_through_the_token_endpoint(client: TestClient
     }
 
 
-def test_every_operation_has_a_summary_and_a_description(client: TestClient) -> None:
+def operations(client: TestClient) -> list[dict[str, Any]]:
     schema = client.get("/openapi.json").json()
-    operations = [op for path in schema["paths"].values() for op in path.values()]
-    assert len(operations) == 17
-    for operation in operations:
-        assert operation["summary"], operation["operationId"]
-        assert operation["description"], operation["operationId"]
-    assert {operation["operationId"] for operation in operations} >= {
+    return [operation for path in schema["paths"].values() for operation in path.values()]
+
+
+def test_every_operation_has_a_summary_a_description_and_a_readable_id(
+    client: TestClient,
+) -> None:
+    assert [operation["operationId"] for operation in operations(client)] == [
         "create_user",
         "issue_tokens",
+        "log_out",
+        "log_out_everywhere",
+        "read_current_user",
+        "change_password",
         "create_contact",
-        "read_contact",
+        "read_contacts",
         "read_upcoming_birthdays",
-    }
+        "read_contact",
+        "replace_contact",
+        "update_contact",
+        "delete_contact",
+        "export_contacts",
+        "import_contacts",
+        "read_health",
+        "read_readiness",
+    ]
+    for operation in operations(client):
+        assert operation["summary"], operation["operationId"]
+        assert operation["description"], operation["operationId"]
+
+
+def test_every_error_an_operation_documents_has_an_example(client: TestClient) -> None:
+    for operation in operations(client):
+        for status, response in operation["responses"].items():
+            if status >= "400":
+                [content] = response["content"].values()
+                assert "example" in content, (operation["operationId"], status)
+
+
+def test_every_json_request_body_field_has_an_example(client: TestClient) -> None:
+    schemas = client.get("/openapi.json").json()["components"]["schemas"]
+    for operation in operations(client):
+        for media_type, content in operation.get("requestBody", {}).get("content", {}).items():
+            if media_type == "multipart/form-data":
+                continue  # a file
+            schema = schemas[content["schema"]["$ref"].rsplit("/", 1)[1]]
+            if "examples" in schema:  # the body as a whole
+                continue
+            for name, field in schema["properties"].items():
+                if name in schema.get("required", []) or name in ("username", "password"):
+                    assert "examples" in field, (operation["operationId"], name)
+
+
+def test_only_routes_that_can_answer_422_document_it(client: TestClient) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    # An id in the path is 1 to 10 digits, or the path is no contact's: 404, never 422.
+    assert "422" not in paths["/api/contacts/{contact_id}"]["get"]["responses"]
+    assert "422" not in paths["/api/contacts/{contact_id}"]["delete"]["responses"]
+    assert "422" in paths["/api/contacts/{contact_id}"]["patch"]["responses"]
+    assert "422" in paths["/api/contacts"]["get"]["responses"]
 
 
 def test_contact_routes_document_their_errors(client: TestClient) -> None:
@@ -156,10 +214,14 @@ def test_every_api_response_carries_the_safe_headers(client: TestClient) -> None
         )
 
 
-def test_the_docs_pages_may_load_their_scripts(client: TestClient) -> None:
+def test_the_docs_pages_may_load_scripts_from_this_server_only(client: TestClient) -> None:
     response = client.get("/docs")
     assert response.headers["x-content-type-options"] == "nosniff"
-    assert "content-security-policy" not in response.headers
+    assert response.headers["content-security-policy"] == (
+        "default-src 'self'; script-src 'self' 'unsafe-inline'; "
+        "style-src 'self' 'unsafe-inline'; img-src 'self' data:; worker-src 'self' blob:; "
+        "frame-ancestors 'none'"
+    )
 
 
 def test_cors_is_off_unless_origins_are_configured(client: TestClient) -> None:

@@ -15,9 +15,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from contacts_api.config import get_settings
 from contacts_api.db import is_unique_violation
-from contacts_api.deps import UNAUTHORIZED, CurrentUser, SessionDep, unauthorized
+from contacts_api.deps import CurrentUser, SessionDep, unauthorized
+from contacts_api.docs import TOO_MANY_REQUESTS, UNAUTHORIZED, error, invalid
 from contacts_api.errors import AppError
 from contacts_api.models import (
+    EXAMPLE_PASSWORD,
     AuthSession,
     PasswordChange,
     RefreshTokenIn,
@@ -28,13 +30,7 @@ from contacts_api.models import (
     normalized_email,
     utc_now,
 )
-from contacts_api.ratelimit import (
-    LOGIN_ATTEMPTS,
-    TOO_MANY_REQUESTS,
-    enforce,
-    limit_signups,
-    limit_token_requests,
-)
+from contacts_api.ratelimit import LOGIN_ATTEMPTS, enforce, limit_signups, limit_token_requests
 from contacts_api.security import (
     InvalidToken,
     create_token,
@@ -50,7 +46,9 @@ T = TypeVar("T")
 # The longest address email-validator accepts, and so the longest a user can have.
 MAX_EMAIL_LENGTH = 254
 
-router = APIRouter(tags=["auth"])
+router = APIRouter()
+
+TOO_SHORT_PASSWORD = "String should have at least 8 characters"
 
 # bcrypt is CPU work: more hashes at once than there are cores only slows each of them, and
 # forty threads hashing would starve the event loop that serves every other request. So
@@ -64,9 +62,12 @@ async def in_bcrypt_slot(function: Callable[..., T], *args: Any) -> T:
 
 @router.post(
     "/auth/signup",
+    tags=["auth"],
     status_code=status.HTTP_201_CREATED,
     response_model=UserPublic,
-    responses=TOO_MANY_REQUESTS | {409: {"description": "A user with this email already exists"}},
+    responses=error(409, "A user with this email already exists", "Email already registered")
+    | invalid("body", "password", "string_too_short", TOO_SHORT_PASSWORD, min_length=8)
+    | TOO_MANY_REQUESTS,
     dependencies=[Depends(limit_signups)],
 )
 async def create_user(user_in: UserCreate, session: SessionDep) -> User:
@@ -100,8 +101,10 @@ class TokenRequest(BaseModel):
 
     grant_type: Literal["password", "refresh_token"] = "password"
     # No length limits here: at login a too long name or password is just wrong (401).
-    username: str | None = Field(default=None, description="Your email address")
-    password: str | None = None
+    username: str | None = Field(
+        default=None, description="Your email address", examples=["ann@example.com"]
+    )
+    password: str | None = Field(default=None, examples=[EXAMPLE_PASSWORD])
     refresh_token: str | None = None
     # Sent by OAuth2 clients such as Swagger UI; this API has no scopes or client secrets.
     scope: str = ""
@@ -119,9 +122,19 @@ class TokenRequest(BaseModel):
 
 @router.post(
     "/auth/token",
+    tags=["auth"],
     response_model=Token,
-    responses=TOO_MANY_REQUESTS
-    | {401: {"description": "Bad email or password, or a bad refresh token"}},
+    responses=error(
+        401, "Bad email or password, or a bad refresh token", "Incorrect email or password"
+    )
+    | invalid(
+        "body",
+        "grant_type",
+        "literal_error",
+        "Input should be 'password' or 'refresh_token'",
+        expected="'password' or 'refresh_token'",
+    )
+    | TOO_MANY_REQUESTS,
     dependencies=[Depends(limit_token_requests)],
 )
 async def issue_tokens(
@@ -237,7 +250,12 @@ async def revoke_sessions(session: AsyncSession, *which: ColumnElement[bool]) ->
     await session.commit()
 
 
-@router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT)
+@router.post(
+    "/auth/logout",
+    tags=["auth"],
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=invalid("body", "refresh_token", "missing", "Field required"),
+)
 async def log_out(body: RefreshTokenIn, session: SessionDep) -> None:
     """End the session of a refresh token; an unknown or revoked token is fine too."""
     try:
@@ -247,24 +265,31 @@ async def log_out(body: RefreshTokenIn, session: SessionDep) -> None:
     await revoke_sessions(session, col(AuthSession.id) == claims["sid"])
 
 
-@router.post("/auth/logout-all", status_code=status.HTTP_204_NO_CONTENT, responses=UNAUTHORIZED)
+@router.post(
+    "/auth/logout-all",
+    tags=["auth"],
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=UNAUTHORIZED,
+)
 async def log_out_everywhere(user: CurrentUser, session: SessionDep) -> None:
     """End every session of the current user: all their tokens stop working at once."""
     await revoke_sessions(session, col(AuthSession.user_id) == user.id)
 
 
-@router.get("/users/me", response_model=UserPublic, responses=UNAUTHORIZED)
-async def read_user_me(user: CurrentUser) -> User:
+@router.get("/users/me", tags=["users"], response_model=UserPublic, responses=UNAUTHORIZED)
+async def read_current_user(user: CurrentUser) -> User:
     """The user the access token belongs to."""
     return user
 
 
 @router.put(
     "/users/me/password",
+    tags=["users"],
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=UNAUTHORIZED
-    | TOO_MANY_REQUESTS
-    | {400: {"description": "The current password is wrong"}},
+    responses=error(400, "The current password is wrong", "Current password is incorrect")
+    | UNAUTHORIZED
+    | invalid("body", "new_password", "string_too_short", TOO_SHORT_PASSWORD, min_length=8)
+    | TOO_MANY_REQUESTS,
 )
 async def change_password(body: PasswordChange, user: CurrentUser, session: SessionDep) -> None:
     """Change your password; every one of your sessions ends, so log in again."""

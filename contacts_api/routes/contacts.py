@@ -15,7 +15,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.convertors import Convertor, register_url_convertor
 
 from contacts_api.db import is_unique_violation
-from contacts_api.deps import UNAUTHORIZED, CurrentUser, OwnedContact, SessionDep, Today
+from contacts_api.deps import UNKNOWN_TIME_ZONE, CurrentUser, OwnedContact, SessionDep, Today
+from contacts_api.docs import CONTACT_CONFLICT, INVALID_CONTACT, NOT_FOUND, UNAUTHORIZED, invalid
 from contacts_api.models import (
     Contact,
     ContactBirthday,
@@ -49,13 +50,6 @@ PUBLIC_COLUMNS = [col(getattr(Contact, name)) for name in ContactPublic.model_fi
 
 router = APIRouter(prefix="/contacts", tags=["contacts"], responses=UNAUTHORIZED)
 
-NOT_FOUND: dict[int | str, dict[str, Any]] = {
-    404: {"description": "No such contact in your address book"}
-}
-CONFLICT: dict[int | str, dict[str, Any]] = {
-    409: {"description": "You already have a contact with this email"}
-}
-
 
 async def save(session: AsyncSession, contact: Contact) -> None:
     """Commit `contact`; an email already in the owner's book is a 409."""
@@ -79,7 +73,7 @@ async def save(session: AsyncSession, contact: Contact) -> None:
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=ContactPublic,
-    responses=CONFLICT,
+    responses=CONTACT_CONFLICT | INVALID_CONTACT,
 )
 async def create_contact(
     contact_in: ContactCreate,
@@ -109,7 +103,13 @@ def contains_text(column: Any, text: str) -> ColumnElement[bool]:
     return col(column).icontains(text, autoescape=True)
 
 
-@router.get("", response_model=ContactPage)
+@router.get(
+    "",
+    response_model=ContactPage,
+    responses=invalid(
+        "query", "limit", "less_than_equal", "Input should be less than or equal to 100", le=100
+    ),
+)
 async def read_contacts(
     user: CurrentUser,
     session: SessionDep,
@@ -118,6 +118,7 @@ async def read_contacts(
         Query(
             max_length=200,
             description="Words that must each appear in the first name, last name or email.",
+            examples=["ann smi"],
         ),
     ] = None,
     first_name: Annotated[SearchText, Query(max_length=50)] = None,
@@ -191,7 +192,11 @@ def birthday_window(today: date, days: int) -> tuple[ColumnElement[bool], Column
 
 
 # Declared before `/{contact_id:id}`, so that the two never compete for a path.
-@router.get("/birthdays", response_model=list[ContactBirthday])
+@router.get(
+    "/birthdays",
+    response_model=list[ContactBirthday],
+    responses=invalid("query", "tz", "value_error", f"Value error, {UNKNOWN_TIME_ZONE}"),
+)
 async def read_upcoming_birthdays(
     user: CurrentUser,
     session: SessionDep,
@@ -227,7 +232,11 @@ async def read_contact(contact: OwnedContact) -> Contact:
     return contact
 
 
-@router.put("/{contact_id:id}", response_model=ContactPublic, responses=NOT_FOUND | CONFLICT)
+@router.put(
+    "/{contact_id:id}",
+    response_model=ContactPublic,
+    responses=NOT_FOUND | CONTACT_CONFLICT | INVALID_CONTACT,
+)
 async def replace_contact(
     contact: OwnedContact, contact_in: ContactCreate, session: SessionDep
 ) -> Contact:
@@ -238,7 +247,13 @@ async def replace_contact(
     return contact
 
 
-@router.patch("/{contact_id:id}", response_model=ContactPublic, responses=NOT_FOUND | CONFLICT)
+@router.patch(
+    "/{contact_id:id}",
+    response_model=ContactPublic,
+    responses=NOT_FOUND
+    | CONTACT_CONFLICT
+    | invalid("body", "email", "value_error", "Value error, may be omitted but not null"),
+)
 async def update_contact(
     contact: OwnedContact, contact_in: ContactUpdate, session: SessionDep
 ) -> Contact:

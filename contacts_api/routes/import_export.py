@@ -11,7 +11,8 @@ from sqlalchemy import select as sql_select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col
 
-from contacts_api.deps import UNAUTHORIZED, CurrentUser, SessionDep
+from contacts_api.deps import CurrentUser, SessionDep
+from contacts_api.docs import TOO_LARGE, UNAUTHORIZED, Responses, invalid
 from contacts_api.formats import NotAContactFile, read_records, to_csv, to_vcard
 from contacts_api.models import (
     Contact,
@@ -31,6 +32,26 @@ INSERT: dict[str, Callable[..., postgresql.Insert | sqlite.Insert]] = {
     "sqlite": sqlite.insert,
 }
 
+VCARD_EXAMPLE = (
+    "BEGIN:VCARD\r\nVERSION:4.0\r\nN:Smith;Ann;;;\r\nFN:Ann Smith\r\n"
+    "EMAIL:ann.smith@example.com\r\nTEL:+1 (555) 010-0199\r\nBDAY:19900415\r\n"
+    "NOTE:Met at PyCon\\; prefers email.\r\nEND:VCARD\r\n"
+)
+CSV_EXAMPLE = (
+    "first_name,last_name,email,phone,birthday,notes\r\n"
+    "Ann,Smith,ann.smith@example.com,'+1 (555) 010-0199,1990-04-15,Met at PyCon; prefers email.\r\n"
+)
+
+EXPORTED_FILE: Responses = {
+    200: {
+        "description": "Every contact of yours, as a file to download",
+        "content": {
+            "text/vcard": {"schema": {"type": "string"}, "example": VCARD_EXAMPLE},
+            "text/csv": {"schema": {"type": "string"}, "example": CSV_EXAMPLE},
+        },
+    }
+}
+
 FILE_TYPES = {
     "vcard": ("text/vcard; charset=utf-8", "contacts.vcf", to_vcard),
     "csv": ("text/csv; charset=utf-8", "contacts.csv", to_csv),
@@ -40,12 +61,14 @@ FILE_TYPES = {
 @router.get(
     "/export",
     response_class=Response,
-    responses={
-        200: {
-            "description": "Every contact of yours, as a file to download",
-            "content": {"text/vcard": {}, "text/csv": {}},
-        }
-    },
+    responses=EXPORTED_FILE
+    | invalid(
+        "query",
+        "format",
+        "literal_error",
+        "Input should be 'vcard' or 'csv'",
+        expected="'vcard' or 'csv'",
+    ),
 )
 async def export_contacts(
     user: CurrentUser,
@@ -100,15 +123,19 @@ def validate_records(data: bytes) -> tuple[list[tuple[int, ContactCreate]], list
 
 @router.post(
     "/import",
-    responses={
-        413: {"description": "The file is larger than the body limit"},
-        422: {"description": "Not a vCard or CSV file, or no `file` field"},
-    },
+    responses=TOO_LARGE | invalid("body", "file", "value_error", "The file is not UTF-8 text"),
 )
 async def import_contacts(
     user: CurrentUser,
     session: SessionDep,
-    file: Annotated[UploadFile, File(description="A vCard (3.0 or 4.0) or CSV file, UTF-8.")],
+    file: Annotated[
+        UploadFile,
+        # "binary": generated clients then send a file, not a text field.
+        File(
+            description="A vCard (3.0 or 4.0) or CSV file, UTF-8.",
+            json_schema_extra={"format": "binary"},
+        ),
+    ],
 ) -> ImportReport:
     """Add the contacts of a vCard or CSV file to your address book, and report on each record.
 
