@@ -42,11 +42,16 @@ def no_control_characters(value: str, *, allowed: str = "") -> str:
     return value
 
 
-def _no_control_characters_but_line_breaks(value: str) -> str:
+def _note(value: str) -> str:
     no_control_characters(value, allowed="\n\r\t")
-    # One kind of line break, "\n": vCard has no way to write "\r", and a note should come
-    # back from an export and import as it was.
+    # A note must come back from an export and an import as it was: vCard has no way to
+    # write "\r", so line breaks are "\n". (And an empty note is none: see ContactBase.)
     return value.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _empty_note_is_none(value: str | None) -> str | None:
+    # CSV cannot tell an empty note from none: both are an empty cell.
+    return value or None
 
 
 def _bare_address(value: Any) -> Any:
@@ -138,7 +143,7 @@ Birthday = Annotated[date, BeforeValidator(_iso_date_text), AfterValidator(_not_
 Notes = Annotated[
     str,
     StringConstraints(max_length=1000),
-    AfterValidator(_no_control_characters_but_line_breaks),
+    AfterValidator(_note),
 ]
 Password = Annotated[str, StringConstraints(min_length=8), AfterValidator(_fits_bcrypt)]
 
@@ -253,6 +258,9 @@ class ContactBase(SQLModel):
         default=None, max_length=1000, schema_extra={"examples": ["Met at PyCon; prefers email."]}
     )
 
+    # After every other check of the field (SQLModel's max_length runs after Notes' own).
+    _notes = field_validator("notes")(_empty_note_is_none)
+
 
 # The `contacts` table; `birthday_key` (month * 100 + day) lets an index find birthdays.
 class Contact(ContactBase, table=True):
@@ -296,6 +304,8 @@ class ContactUpdate(SQLModel):
     phone: Phone | None = Field(default=None, max_length=32)
     birthday: Birthday | None = None
     notes: Notes | None = Field(default=None, max_length=1000)
+
+    _notes = field_validator("notes")(_empty_note_is_none)
 
     @field_validator("first_name", "last_name", "email", "phone", "birthday")
     @classmethod

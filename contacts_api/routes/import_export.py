@@ -181,6 +181,9 @@ async def import_contacts(
             .on_conflict_do_nothing(index_elements=["owner_id", "email"])
             .returning(col(Contact.email))
         )
+        # In email order: two imports that share emails then take their locks in the same
+        # order, instead of each waiting for the other (a deadlock, seen in review).
+        rows.sort(key=lambda row: str(row["email"]))
         created = set((await connection.execute(statement, rows)).scalars())
         await session.commit()
     for item, contact in valid:
