@@ -13,15 +13,20 @@ RUN useradd --system --create-home --uid 10001 --user-group app \
     && mkdir -p /app/data \
     && chown app:app /app/data
 WORKDIR /app
+# serve.sh's settings: listen on every interface of the container, two workers whose
+# metrics are added up in a folder the app user may write.
 ENV DATABASE_URL=sqlite:////app/data/contacts.db \
+    HOST=0.0.0.0 \
+    PORT=8000 \
     WEB_CONCURRENCY=2 \
-    FORWARDED_ALLOW_IPS=127.0.0.1
+    FORWARDED_ALLOW_IPS=127.0.0.1 \
+    PROMETHEUS_MULTIPROC_DIR=/tmp/contacts-api-metrics
 
 # Dependencies in their own layer: editing the code does not reinstall them.
 COPY requirements.txt ./
 RUN pip install -r requirements.txt
 
-COPY alembic.ini ./
+COPY alembic.ini serve.sh ./
 COPY migrations/ migrations/
 COPY contacts_api/ contacts_api/
 
@@ -33,11 +38,6 @@ EXPOSE 8000
 HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health/ready', timeout=4)"]
 
-# Check the settings first: with several workers, uvicorn would restart a worker that exits on
-# a missing SECRET_KEY forever instead of stopping. Then migrate, and replace the shell with
-# uvicorn so that it gets the signals (docker stop).
-# --proxy-headers takes the client's address from X-Forwarded-For, but only when the request
-# comes from an address in FORWARDED_ALLOW_IPS (uvicorn reads that variable): set it to your
-# reverse proxy's address, never to '*', or any client could pick the address that the rate
-# limits count by.
-CMD ["sh", "-c", "python -c 'from contacts_api.config import get_settings; get_settings()' && alembic upgrade head && exec uvicorn contacts_api.main:app --host 0.0.0.0 --port 8000 --workers ${WEB_CONCURRENCY} --proxy-headers"]
+# The production start (see serve.sh and the README): check the settings, migrate, then
+# `exec uvicorn`, so that uvicorn gets the signals (docker stop).
+CMD ["./serve.sh"]

@@ -8,8 +8,11 @@ started for the run.
 """
 
 import os
+import shutil
 import socket
+import subprocess
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -21,7 +24,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import URL, create_engine, make_url, text
 
 from tests.helpers import new_user
-from tests.pgcluster import can_start_cluster, start_cluster
+from tests.pgcluster import can_start_cluster, free_port, start_cluster
 
 DEFAULT_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/"
 # One database per run, dropped after it: two runs on one server never meet.
@@ -155,3 +158,35 @@ def ann(client: TestClient) -> dict[str, str]:
 @pytest.fixture
 def bob(client: TestClient) -> dict[str, str]:
     return new_user(client, "bob@example.com")
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    """An empty Redis database: the machine's on 127.0.0.1:6379, else a throwaway server."""
+    try:
+        socket.create_connection(("127.0.0.1", 6379), timeout=2).close()
+        url, server = "redis://127.0.0.1:6379/15", None
+    except OSError:
+        if shutil.which("redis-server") is None:
+            pytest.fail("needs Redis: start one (`docker compose up -d redis`) or install it")
+        port = free_port()
+        server = subprocess.Popen(["redis-server", "--port", str(port), "--save", ""])
+        time.sleep(0.5)
+        url = f"redis://127.0.0.1:{port}/15"
+    flush(url)
+    yield url
+    flush(url)
+    if server:
+        server.terminate()
+        server.wait()
+
+
+def flush(url: str) -> None:
+    import asyncio
+
+    from coredis import Redis
+
+    async def flushdb() -> None:
+        await Redis.from_url(url).flushdb()
+
+    asyncio.run(flushdb())

@@ -2,17 +2,12 @@
 
 import json
 import os
-import shutil
-import subprocess
-import time
 from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 
 from tests.helpers import PASSWORD, contact_data, sign_up
-from tests.pgcluster import free_port
 from tests.served import served_app
 
 MAX_BODY_BYTES = 1_048_576
@@ -96,40 +91,6 @@ def test_signups_from_one_address_are_limited_to_20_an_hour(client: TestClient) 
         "/api/auth/signup", json={"email": "one-more@example.com", "password": PASSWORD}
     )
     assert_too_many(response, 3600)
-
-
-@pytest.fixture
-def redis_url() -> Iterator[str]:
-    """An empty Redis database: the machine's on 127.0.0.1:6379, else a throwaway server."""
-    import socket
-
-    try:
-        socket.create_connection(("127.0.0.1", 6379), timeout=2).close()
-        url, server = "redis://127.0.0.1:6379/15", None
-    except OSError:
-        if shutil.which("redis-server") is None:
-            pytest.fail("needs Redis: start one (`docker compose up -d redis`) or install it")
-        port = free_port()
-        server = subprocess.Popen(["redis-server", "--port", str(port), "--save", ""])
-        time.sleep(0.5)
-        url = f"redis://127.0.0.1:{port}/15"
-    flush(url)
-    yield url
-    flush(url)
-    if server:
-        server.terminate()
-        server.wait()
-
-
-def flush(url: str) -> None:
-    import asyncio
-
-    from coredis import Redis
-
-    async def flushdb() -> None:
-        await Redis.from_url(url).flushdb()
-
-    asyncio.run(flushdb())
 
 
 def count_logins_across_two_servers(**env: str) -> list[int]:
