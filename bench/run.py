@@ -20,11 +20,12 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -385,6 +386,32 @@ def endpoint_specs(base: str, tokens_file: str) -> list[Spec]:
     ]  # fmt: skip
 
 
+def hash_seconds() -> float:
+    """The time of one bcrypt hash at BCRYPT_ROUNDS, the best of three."""
+    from contacts_api.security import hash_password
+
+    times = []
+    for _ in range(3):
+        started = time.perf_counter()
+        hash_password(PASSWORD)
+        times.append(time.perf_counter() - started)
+    return min(times)
+
+
+def during_logins(base: str, specs: list[Spec]) -> Result:
+    """GET one contact, one request at a time, while 32 clients log in: does bcrypt, which runs
+    in threads, leave the event loop free for other requests?"""
+    get_one = next(spec for spec in specs if spec.name == "GET one contact")
+    logins = next(spec for spec in specs if spec.name == "password grant")
+    background = threading.Thread(target=measure, args=(base, logins, 32, DURATION + 2))
+    background.start()
+    time.sleep(1)  # the logins queue up first
+    result = measure(base, replace(get_one, name="GET one contact, 32 logins running"), 1)
+    background.join()
+    time.sleep(32 * 0.3 / (os.cpu_count() or 1))  # the queue drains
+    return result
+
+
 def growth(base: str, owners: dict[int, int]) -> list[dict[str, Any]]:
     """p50 at concurrency 1 of search and birthdays for each book size."""
     rows = []
@@ -427,6 +454,7 @@ def main() -> None:
     results: list[Result] = []
     growth_rows: list[dict[str, Any]] = []
     token_lines = iter(tokens)
+    one_hash = hash_seconds()
     for workers in WORKERS:
         floor: dict[int, float] = {}
         with served("bench.floor:app", workers, env, log) as base:
@@ -452,8 +480,19 @@ def main() -> None:
                     print(row(result), flush=True)
                     if spec.name == "password grant":
                         time.sleep(concurrency * 0.3 / (os.cpu_count() or 1))  # the queue drains
+            if workers == 1:
+                specs = endpoint_specs(base, str(tokens_file))
+                for spec in specs[:2]:  # GET one contact and list 20, far past the pool size
+                    result = measure(base, spec, 256)
+                    result.workers = 1
+                    results.append(result)
+                    print(row(result), flush=True)
+                result = during_logins(base, specs)
+                result.workers = 1
+                results.append(result)
+                print(row(result), flush=True)
     shutil.rmtree(tokens_file.parent)
-    report(results, growth_rows, time.monotonic() - started)
+    report(results, growth_rows, one_hash, time.monotonic() - started)
 
 
 def row(result: Result) -> str:
@@ -465,7 +504,64 @@ def row(result: Result) -> str:
     )
 
 
-def report(results: list[Result], growth_rows: list[dict[str, Any]], elapsed: float) -> None:
+def find(results: list[Result], endpoint: str, concurrency: int, workers: int = 1) -> Result:
+    return next(
+        r
+        for r in results
+        if (r.endpoint, r.concurrency, r.workers) == (endpoint, concurrency, workers)
+    )
+
+
+def targets(results: list[Result], growth_rows: list[dict[str, Any]], one_hash: float) -> None:
+    """The performance issue's targets, each with this run's figure."""
+    cores = os.cpu_count() or 1
+    p50 = {(r["endpoint"], r["contacts"]): r["p50_ms"] for r in growth_rows}
+    get_one = find(results, "GET one contact", 16)
+    list_20 = find(results, "list 20", 16)
+    idle_p99 = find(results, "GET one contact", 1).p99_ms
+    busy_p99 = find(results, "GET one contact, 32 logins running", 1).p99_ms
+    logins = max(find(results, "password grant", c).requests_per_second for c in (1, 16))
+    two_workers = find(results, "GET one contact", 16, 2).requests_per_second
+    failing = [r for r in results if r.concurrency >= 64 and r.workers == 1 and r.errors]
+    lines = [
+        ("GET one contact / floor, c=16", f"{get_one.ratio_to_floor:.0%}", ">= 40%"),
+        ("list 20 / floor, c=16", f"{list_20.ratio_to_floor:.0%}", ">= 30%"),
+    ]
+    for name in ("search selective", "birthdays days=7"):
+        big, middle = p50[(name, 100_000)], p50[(name, 1_000)]
+        figure = f"{big:.1f} ms, {big / middle:.1f} times the 1k book"
+        lines.append((f"{name}, 100k, p50 c=1", figure, "<= 15 ms, <= 3 times"))
+    expected = cores / one_hash
+    lines += [
+        (
+            "password grant",
+            f"{logins:.1f}/s (hash {one_hash:.3f} s, {cores} cores: {expected:.1f}/s)",
+            ">= 80% of cores / hash",
+        ),
+        (
+            "GET one p99 during 32 logins",
+            f"{busy_p99:.1f} ms, {busy_p99 / idle_p99:.1f} times idle",
+            "<= 3 times idle",
+        ),
+        (
+            "2 workers / 1 worker, GET one",
+            f"{two_workers / get_one.requests_per_second:.2f} times",
+            ">= 1.6 times",
+        ),
+        (
+            "cells at c >= 64 with errors",
+            ", ".join(f"{r.endpoint} c={r.concurrency}" for r in failing) or "none",
+            "none",
+        ),
+    ]
+    print(f"\n{'target':<34} {'this run':<50} wanted")
+    for name, figure, wanted in lines:
+        print(f"{name:<34} {figure:<50} {wanted}")
+
+
+def report(
+    results: list[Result], growth_rows: list[dict[str, Any]], one_hash: float, elapsed: float
+) -> None:
     header = f"{'endpoint':<26} {'w':>2} {'conc':>4} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} "
     print("\n" + header + f"{'errors':>6} {'/floor':>6}")
     for result in sorted(results, key=lambda r: (r.workers, r.endpoint != "floor")):
@@ -474,6 +570,7 @@ def report(results: list[Result], growth_rows: list[dict[str, Any]], elapsed: fl
     for name in dict.fromkeys(r["endpoint"] for r in growth_rows):
         cells = [r["p50_ms"] for r in growth_rows if r["endpoint"] == name]
         print(f"{name:<34}" + "".join(f"{c:>10.1f}" for c in cells))
+    targets(results, growth_rows, one_hash)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     path = REPOSITORY / "bench" / "results" / f"{stamp}.json"
     path.write_text(
@@ -483,6 +580,7 @@ def report(results: list[Result], growth_rows: list[dict[str, Any]], elapsed: fl
                 "tool": "wrk" if shutil.which("wrk") else "python",
                 "cpus": os.cpu_count(),
                 "seconds_per_cell": DURATION,
+                "bcrypt_hash_seconds": one_hash,
                 "results": [asdict(result) for result in results],
                 "growth": growth_rows,
             },

@@ -3,6 +3,7 @@
 from collections.abc import AsyncIterator
 from typing import Any
 
+from fastapi import Request
 from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
@@ -21,8 +22,12 @@ def make_engine(url: str) -> AsyncEngine:
         parsed,
         # A connection dropped by a database restart is replaced, not handed to a request.
         pool_pre_ping=True,
-        pool_size=10,
-        max_overflow=10,
+        # A fixed pool, no overflow: an overflow connection is closed when it comes back, so
+        # under steady load above the pool size nearly every request opened a new PostgreSQL
+        # connection (759 in 2,000 requests at concurrency 16 with 10 + 10; 0 with 20 + 0).
+        # A request that finds all 20 busy waits for one, without blocking the event loop.
+        pool_size=20,
+        max_overflow=0,
         # Fail a request after 10 s without a connection instead of queueing forever.
         pool_timeout=10,
         connect_args={
@@ -50,10 +55,23 @@ def _unicode_lower(value: Any) -> Any:
 
 engine = make_engine(get_settings().DATABASE_URL)
 SessionFactory = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+# For requests that only read: the same pool, each statement its own transaction.
+ReadSessionFactory = async_sessionmaker(
+    engine.execution_options(isolation_level="AUTOCOMMIT"),
+    class_=AsyncSession,
+    expire_on_commit=False,
+)
 
 
-async def get_session() -> AsyncIterator[AsyncSession]:
-    async with SessionFactory() as session:
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """The request's session: in a transaction, except for GET and HEAD.
+
+    GET routes only read, and under READ COMMITTED each statement sees fresh data anyway; in
+    autocommit their query needs no BEGIN before it and no ROLLBACK after it, two of the four
+    round trips of a GET of one contact (about 0.4 ms of CPU of 2 to 3 here).
+    """
+    factory = ReadSessionFactory if request.method in ("GET", "HEAD") else SessionFactory
+    async with factory() as session:
         yield session
 
 

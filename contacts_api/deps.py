@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 from fastapi import Depends, HTTPException, Query, status
 from fastapi.security import OAuth2PasswordBearer
 from pydantic import AfterValidator
-from sqlalchemy import ColumnElement, and_
+from sqlalchemy import ColumnElement, and_, bindparam
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -29,7 +29,11 @@ def unauthorized(detail: str) -> HTTPException:
     )
 
 
-def get_token_claims(token: Annotated[str | None, Depends(oauth2_scheme)]) -> dict[str, Any]:
+# `async def` for a few microseconds of HMAC: a plain `def` would cost a hop to the threadpool
+# and back on every authenticated request.
+async def get_token_claims(
+    token: Annotated[str | None, Depends(oauth2_scheme)],
+) -> dict[str, Any]:
     """The claims of a valid access token (its session is checked with the query that
     needs it)."""
     if not token:
@@ -43,26 +47,40 @@ def get_token_claims(token: Annotated[str | None, Depends(oauth2_scheme)]) -> di
 TokenClaims = Annotated[dict[str, Any], Depends(get_token_claims)]
 
 
-def session_is_open(claims: dict[str, Any]) -> ColumnElement[bool]:
+# The queries of every authenticated request, built once: building a select with its joins and
+# conditions took about 0.3 ms of CPU per request. The token's values go in as parameters.
+def _session_is_open() -> ColumnElement[bool]:
     """The token's session row exists, is the user's, has not been revoked nor expired."""
     return and_(
-        col(AuthSession.id) == claims["sid"],
-        col(AuthSession.user_id) == int(claims["sub"]),
+        col(AuthSession.id) == bindparam("session_id"),
+        col(AuthSession.user_id) == bindparam("user_id"),
         col(AuthSession.revoked_at).is_(None),
-        col(AuthSession.expires_at) > utc_now(),
+        col(AuthSession.expires_at) > bindparam("now"),
     )
+
+
+CURRENT_USER = (
+    select(User)
+    .join(AuthSession, col(AuthSession.user_id) == col(User.id))
+    .where(_session_is_open())
+)
+# The session check and the contact in one query: the one round trip of GET, PUT, PATCH and
+# DELETE of a contact. Joining on owner_id is also what hides other users' contacts.
+OWNED_CONTACT = (
+    select(Contact)
+    .join(AuthSession, col(AuthSession.user_id) == col(Contact.owner_id))
+    .where(col(Contact.id) == bindparam("contact_id"), _session_is_open())
+)
+
+
+def session_parameters(claims: dict[str, Any]) -> dict[str, Any]:
+    return {"session_id": claims["sid"], "user_id": int(claims["sub"]), "now": utc_now()}
 
 
 async def get_current_user(session: SessionDep, claims: TokenClaims) -> User:
     """The user of a valid access token whose session has not been revoked."""
     # Checking the session on every request is what makes logout end access tokens at once.
-    user = (
-        await session.exec(
-            select(User)
-            .join(AuthSession, col(AuthSession.user_id) == col(User.id))
-            .where(session_is_open(claims))
-        )
-    ).first()
+    user = (await session.exec(CURRENT_USER, params=session_parameters(claims))).first()
     if user is None:
         raise unauthorized("Invalid or expired access token")
     return user
@@ -76,15 +94,8 @@ async def get_owned_contact(contact_id: int, claims: TokenClaims, session: Sessi
     contact = None
     # Ids beyond the column's range cannot exist; asking the database would be an error.
     if 1 <= contact_id <= MAX_ID:
-        # The session check and the contact in one query: the one round trip of GET, PUT,
-        # PATCH and DELETE. Joining on owner_id is also what hides other users' contacts.
-        contact = (
-            await session.exec(
-                select(Contact)
-                .join(AuthSession, col(AuthSession.user_id) == col(Contact.owner_id))
-                .where(col(Contact.id) == contact_id, session_is_open(claims))
-            )
-        ).first()
+        parameters = session_parameters(claims) | {"contact_id": contact_id}
+        contact = (await session.exec(OWNED_CONTACT, params=parameters)).first()
     if contact is None:
         await get_current_user(session, claims)  # a closed session is a 401, not a 404
         raise HTTPException(status.HTTP_404_NOT_FOUND, "Contact not found")
