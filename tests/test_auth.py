@@ -2,6 +2,9 @@
 
 import base64
 import json
+import os
+import sys
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -540,3 +543,13 @@ def test_guesses_at_the_current_password_are_rate_limited(client: TestClient) ->
         for n in range(10)
     ]
     assert codes == [400] * 9 + [429]
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="thread priorities are Linux's")
+def test_passwords_are_hashed_in_threads_of_lower_priority(client: TestClient) -> None:
+    sign_up(client, "ann@example.com")
+    hashing = [thread for thread in threading.enumerate() if thread.name.startswith("bcrypt")]
+    assert hashing
+    ours = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    for thread in hashing:
+        assert os.getpriority(os.PRIO_PROCESS, thread.native_id or 0) == min(19, ours + 10)
