@@ -334,7 +334,24 @@ def measure(base: str, spec: Spec, concurrency: int, seconds: int = DURATION) ->
     run = run_wrk if shutil.which("wrk") else run_python_client
     if not spec.tokens_file:
         run(base, spec, concurrency, WARMUP)
-    return run(base, spec, concurrency, seconds)
+    result = run(base, spec, concurrency, seconds)
+    settle(base)
+    return result
+
+
+def settle(base: str) -> None:
+    """Wait until the server has worked off what the last cell left queued: when wrk stops,
+    up to 64 slow requests may still be running, and the next cell would measure them (a
+    cell of creates at concurrency 1 once completed none in 4 s after birthdays at 64)."""
+    import httpx2 as httpx
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        started = time.monotonic()
+        httpx.get(f"{base}/health/ready", timeout=30)
+        if time.monotonic() - started < 0.05:
+            return
+        time.sleep(0.2)
 
 
 # --- the run ------------------------------------------------------------------------------
