@@ -135,9 +135,7 @@ def seed(libpq_url: str) -> dict[int, int]:
             ) as copy:
                 for row in fake_contacts(owners[size], size, rng):
                     copy.write_row(row)
-    # A bulk load leaves the GIN indexes' new entries in their pending lists, which searches
-    # read through (measured: 195 ms instead of 4) until autovacuum merges them: merge them
-    # now, as a database in steady use would have them.
+    # Statistics for the planner, as autovacuum would gather them in a database in steady use.
     with psycopg.connect(libpq_url, autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE")
     return owners

@@ -10,6 +10,7 @@ from typing import Any
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
 from tests.helpers import new_user
@@ -190,6 +191,27 @@ def test_the_migrations_go_down_and_up_again(sync_engine: Any) -> None:
     up = alembic("upgrade", "head")
     assert up.returncode == 0, up.stderr
     assert {"users", "auth_sessions", "contacts"} <= set(inspect(sync_engine).get_table_names())
+
+
+@pytest.mark.skipif(
+    not os.environ["DATABASE_URL"].startswith("postgresql"), reason="PostgreSQL's indexes"
+)
+def test_search_indexes_take_new_entries_at_once(sync_engine: Any) -> None:
+    # A GIN pending list makes every search read what was written lately (migration 0003).
+    with sync_engine.connect() as connection:
+        options = dict(
+            connection.execute(
+                text(
+                    "SELECT relname, reloptions FROM pg_class"
+                    " WHERE relname LIKE 'ix_contacts_%_trgm' ORDER BY relname"
+                )
+            ).all()
+        )
+    assert options == {
+        "ix_contacts_email_trgm": ["fastupdate=off"],
+        "ix_contacts_first_name_trgm": ["fastupdate=off"],
+        "ix_contacts_last_name_trgm": ["fastupdate=off"],
+    }
 
 
 SAFE_HEADERS = {
