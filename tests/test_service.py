@@ -193,11 +193,14 @@ def test_the_migrations_go_down_and_up_again(sync_engine: Any) -> None:
     assert {"users", "auth_sessions", "contacts"} <= set(inspect(sync_engine).get_table_names())
 
 
-@pytest.mark.skipif(
-    not os.environ["DATABASE_URL"].startswith("postgresql"), reason="PostgreSQL's indexes"
-)
 def test_search_indexes_take_new_entries_at_once(sync_engine: Any) -> None:
     # A GIN pending list makes every search read what was written lately (migration 0003).
+    if sync_engine.dialect.name == "sqlite":
+        # SQLite has no trigram indexes: its searches scan (migrations 0002 and 0003 skip it).
+        with sync_engine.connect() as connection:
+            names = connection.execute(text("SELECT name FROM sqlite_master")).scalars().all()
+        assert [name for name in names if name.endswith("_trgm")] == []
+        return
     with sync_engine.connect() as connection:
         options = dict(
             connection.execute(

@@ -1,6 +1,7 @@
 """Signup, the OAuth2 token endpoint (login and refresh), logout, and the current user."""
 
 import asyncio
+import contextlib
 import os
 import sys
 from collections.abc import Callable
@@ -62,7 +63,11 @@ TOO_SHORT_PASSWORD = "String should have at least 8 characters"
 # one contact 4.2 times its idle value before, 1.2 times after), and logins still have every
 # cycle left over.
 def _lower_priority() -> None:
-    if sys.platform == "linux":  # elsewhere nice() would lower the whole process
+    if sys.platform != "linux":  # elsewhere nice() would lower the whole process
+        return
+    # A sandbox may forbid it: then hash at normal priority rather than fail (an initializer
+    # that raises breaks the executor, and every login after it).
+    with contextlib.suppress(OSError):
         os.nice(10)
 
 
