@@ -17,6 +17,7 @@ from vobject.base import ParseError, backslashEscape, parseLine
 from vobject.icalendar import stringToTextValues
 from vobject.vcard import serializeFields, splitFields
 
+# The fields a file holds of each contact, in the order of the CSV header.
 CSV_COLUMNS = ("first_name", "last_name", "email", "phone", "birthday", "notes")
 REQUIRED_CSV_COLUMNS = CSV_COLUMNS[:-1]
 

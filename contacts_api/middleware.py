@@ -17,10 +17,12 @@ SECURITY_HEADERS = {
 # Swagger UI and ReDoc: pages with an inline start-up script and style, whose scripts,
 # styles and images come from this server only (ReDoc also runs a worker from a blob).
 DOCS_PATHS = ("/docs", "/redoc")
-DOCS_POLICY = (
-    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
-    "img-src 'self' data:; worker-src 'self' blob:; frame-ancestors 'none'"
-)
+DOCS_HEADERS = SECURITY_HEADERS | {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+        "img-src 'self' data:; worker-src 'self' blob:; frame-ancestors 'none'"
+    )
+}
 
 
 class SecurityHeaders:
@@ -31,14 +33,12 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        is_docs_page = scope["path"].startswith(DOCS_PATHS)
+        safe_headers = DOCS_HEADERS if scope["path"].startswith(DOCS_PATHS) else SECURITY_HEADERS
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
-                for name, value in SECURITY_HEADERS.items():
-                    if name == "Content-Security-Policy" and is_docs_page:
-                        value = DOCS_POLICY
+                for name, value in safe_headers.items():
                     headers.setdefault(name, value)
             await send(message)
 

@@ -13,7 +13,13 @@ from sqlmodel import col
 
 from contacts_api.deps import CurrentUser, SessionDep
 from contacts_api.docs import TOO_LARGE, UNAUTHORIZED, Responses, invalid
-from contacts_api.formats import NotAContactFile, read_records, to_csv, to_vcard
+from contacts_api.formats import (
+    CSV_COLUMNS,
+    NotAContactFile,
+    read_records,
+    to_csv,
+    to_vcard,
+)
 from contacts_api.models import (
     Contact,
     ContactCreate,
@@ -80,10 +86,9 @@ async def export_contacts(
 ) -> Response:
     """Download your whole address book as a vCard 4.0 or CSV file."""
     media_type, filename, write = FILE_TYPES[file_format]
-    columns = ["first_name", "last_name", "email", "phone", "birthday", "notes"]
     contacts = (
         await session.exec(  # type: ignore[call-overload]
-            sql_select(*(col(getattr(Contact, name)) for name in columns))
+            sql_select(*(col(getattr(Contact, name)) for name in CSV_COLUMNS))
             .where(col(Contact.owner_id) == user.id)
             .order_by(col(Contact.last_name), col(Contact.first_name), col(Contact.id))
         )
