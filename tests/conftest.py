@@ -30,7 +30,9 @@ DEFAULT_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/"
 # One database per run, dropped after it: two runs on one server never meet.
 TEST_DATABASE = f"contacts_api_test_{os.getpid()}"
 
-# The app reads its settings once, at import: set them before any test imports it.
+# The app reads its settings once, at import: set them before any test imports it. Only
+# these: a developer's `.env` is not read (servers started by tests inherit this too).
+os.environ["CONTACTS_API_ENV_FILE"] = ""
 os.environ["SECRET_KEY"] = "test-key-not-secret-0123456789abcdefghijklmnop"
 os.environ["BCRYPT_ROUNDS"] = "4"  # bcrypt's minimum: a login costs a millisecond, not 250
 
