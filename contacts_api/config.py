@@ -4,9 +4,11 @@ This is the only module that reads the environment. Names match the contract exa
 """
 
 import os
+from email.utils import parseaddr
 from functools import cache, cached_property
+from typing import Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import URL, make_url
 
@@ -42,12 +44,51 @@ class Settings(DatabaseSettings):
     CORS_ORIGINS: str = ""
     LOG_FORMAT: str = Field(default="text", pattern="^(text|json)$")
     METRICS_ENABLED: bool = True
+    # Mail (contacts_api/mail.py). Without SMTP_HOST every message goes to the log instead.
+    PUBLIC_URL: str = "http://127.0.0.1:8000"
+    SMTP_HOST: str | None = None
+    SMTP_PORT: int = Field(default=587, ge=1, le=65535)
+    SMTP_USERNAME: str | None = None
+    # A SecretStr, so that a repr of the settings (a traceback, a debugger) never shows it.
+    SMTP_PASSWORD: SecretStr | None = None
+    SMTP_SECURITY: Literal["starttls", "tls", "none"] = "starttls"
+    MAIL_FROM: str = "contacts_api <no-reply@localhost>"
+    # Accounts: verification, recovery, the trash.
+    REQUIRE_VERIFIED_EMAIL: bool = False
+    VERIFY_TOKEN_EXPIRE_HOURS: int = Field(default=48, ge=1)
+    RESET_TOKEN_EXPIRE_MINUTES: int = Field(default=60, ge=1)
+    EMAILS_PER_HOUR: int = Field(default=5, ge=1)
+    TRASH_RETENTION_DAYS: int = Field(default=30, ge=1)
 
     @field_validator("SECRET_KEY")
     @classmethod
     def _not_a_placeholder(cls, value: str) -> str:
         if len(set(value)) < 8:
             raise ValueError(f"SECRET_KEY looks like a placeholder; {SECRET_KEY_HINT}")
+        return value
+
+    # `SMTP_HOST=` in a .env (a line uncommented from .env.example) means "no mail server",
+    # not a server named "".
+    @field_validator("SMTP_HOST", "SMTP_USERNAME", "SMTP_PASSWORD", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return None if value == "" else value
+
+    # Links in messages are `{PUBLIC_URL}/verify-email?...`: one without a scheme would not be
+    # clickable, and a trailing slash would double the one the link adds.
+    @field_validator("PUBLIC_URL")
+    @classmethod
+    def _a_base_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("PUBLIC_URL must start with http:// or https://")
+        return value.rstrip("/")
+
+    # Checked at start: a sender without an address would fail every message, one by one.
+    @field_validator("MAIL_FROM")
+    @classmethod
+    def _an_address(cls, value: str) -> str:
+        if "@" not in parseaddr(value)[1]:
+            raise ValueError("MAIL_FROM must hold an email address, e.g. App <app@example.com>")
         return value
 
     @cached_property
