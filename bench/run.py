@@ -105,7 +105,6 @@ def fake_contacts(owner_id: int, count: int, rng: random.Random) -> Iterator[tup
             f"{first}.{last}.{number}@example.com".lower(),
             f"+1 555 {rng.randrange(1000):03d} {rng.randrange(10000):04d}",
             birthday,
-            birthday.month * 100 + birthday.day,
             rng.choice(NOTES),
             now,
             now,
@@ -131,7 +130,7 @@ def seed(libpq_url: str) -> dict[int, int]:
             ).fetchone()[0]  # type: ignore[index]
             with conn.cursor().copy(
                 "COPY contacts (owner_id, first_name, last_name, email, phone, birthday,"
-                " birthday_key, notes, created_at, updated_at) FROM STDIN"
+                " notes, created_at, updated_at) FROM STDIN"
             ) as copy:
                 for row in fake_contacts(owners[size], size, rng):
                     copy.write_row(row)

@@ -12,7 +12,19 @@ from typing import Annotated, Any, Literal
 import pydantic
 from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, BeforeValidator, EmailStr, StringConstraints, field_validator
-from sqlalchemy import DateTime, Dialect, ForeignKey, Index, MetaData, TypeDecorator, event
+from sqlalchemy import (
+    Column,
+    Computed,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    TypeDecorator,
+    column,
+    extract,
+)
 from sqlmodel import Field, SQLModel
 
 # Stable constraint names, so that migrations can refer to them on every database.
@@ -262,7 +274,14 @@ class ContactBase(SQLModel):
     _notes = field_validator("notes")(_empty_note_is_none)
 
 
-# The `contacts` table; `birthday_key` (month * 100 + day) lets an index find birthdays.
+# month * 100 + day of the birthday, as the database computes it: EXTRACT on PostgreSQL,
+# STRFTIME on SQLite. Migration 0004 writes the same expression.
+BIRTHDAY_KEY = extract("month", column("birthday")) * 100 + extract("day", column("birthday"))
+
+
+# The `contacts` table. `birthday_key` lets an index find birthdays; the database computes it
+# from `birthday` (a generated column), so a row written by plain SQL (COPY, a restore, a data
+# migration) has the right key as much as one written through the API.
 class Contact(ContactBase, table=True):
     __tablename__ = "contacts"
     __table_args__ = (
@@ -270,23 +289,23 @@ class Contact(ContactBase, table=True):
         Index(None, "owner_id", "last_name", "first_name", "id"),
         Index(None, "owner_id", "birthday_key"),
     )
+    # The computed key comes back in the INSERT's or UPDATE's RETURNING, instead of being
+    # expired and loaded later (which an async session cannot do on attribute access).
+    __mapper_args__ = {"eager_defaults": True}
 
     id: int | None = Field(default=None, primary_key=True)
     owner_id: int = Field(sa_column_args=[ForeignKey("users.id", ondelete="CASCADE")])
-    birthday_key: int = Field(default=0)
+    birthday_key: int | None = Field(
+        default=None,
+        sa_column=Column(Integer, Computed(BIRTHDAY_KEY, persisted=True), nullable=False),
+    )
     created_at: datetime = timestamp()
     updated_at: datetime = timestamp()
 
 
 def birthday_key(birthday: date) -> int:
+    """The key of `birthday`, as the database computes it (for the bounds of a query)."""
     return birthday.month * 100 + birthday.day
-
-
-@event.listens_for(Contact, "before_insert")
-@event.listens_for(Contact, "before_update")
-def _keep_derived_columns(_mapper: Any, _connection: Any, contact: Contact) -> None:
-    # Every ORM write passes here, so the key can never disagree with the birthday.
-    contact.birthday_key = birthday_key(contact.birthday)
 
 
 # The create and full-replace (PUT) body.

@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 
-from tests.helpers import create_contact
+from tests.helpers import contact_data, create_contact
 
 Headers = dict[str, str]
 PinNow = Callable[[datetime], None]
@@ -258,3 +259,70 @@ def test_every_day_of_the_year_against_a_reference(
                 today_text,
                 days,
             )
+
+
+# --- The key is the database's: whoever writes a birthday, the list finds it ---------------
+
+
+def test_a_contact_inserted_by_plain_sql_is_listed(
+    client: TestClient, ann: Headers, pin_now: PinNow, sync_engine: Any
+) -> None:
+    # As a bulk load with COPY, a restore or a data migration writes rows: no ORM, no key.
+    pin_now(at_noon("2026-06-10"))
+    owner_id = client.get("/api/users/me", headers=ann).json()["id"]
+    with sync_engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO contacts (owner_id, first_name, last_name, email, phone, birthday,"
+                " created_at, updated_at) VALUES (:owner, 'Plain', 'Sql', 'plain@example.com',"
+                " '+1 555 010 0199', :birthday, :now, :now)"
+            ),
+            {"owner": owner_id, "birthday": date(1985, 6, 12), "now": datetime.now(UTC)},
+        )
+    assert upcoming(client, ann) == [("Plain", "2026-06-12", 2)]
+
+
+def test_a_birthday_changed_by_put_is_found_on_its_new_date(
+    client: TestClient, ann: Headers, pin_now: PinNow
+) -> None:
+    pin_now(at_noon("2026-06-10"))
+    contact = create_contact(client, ann, first_name="Moved", birthday="1980-01-05")
+    assert upcoming(client, ann) == []
+    response = client.put(
+        f"/api/contacts/{contact['id']}",
+        headers=ann,
+        json=contact_data(first_name="Moved", birthday="1980-06-15"),
+    )
+    assert response.status_code == 200
+    assert upcoming(client, ann) == [("Moved", "2026-06-15", 5)]
+
+
+def test_a_birthday_changed_by_patch_is_found_on_its_new_date(
+    client: TestClient, ann: Headers, pin_now: PinNow
+) -> None:
+    pin_now(at_noon("2026-06-10"))
+    contact = create_contact(client, ann, first_name="Moved", birthday="1980-06-11")
+    assert upcoming(client, ann) == [("Moved", "2026-06-11", 1)]
+    response = client.patch(
+        f"/api/contacts/{contact['id']}", headers=ann, json={"birthday": "1980-01-05"}
+    )
+    assert response.status_code == 200
+    assert upcoming(client, ann) == []
+    client.patch(f"/api/contacts/{contact['id']}", headers=ann, json={"birthday": "2000-06-16"})
+    assert upcoming(client, ann) == [("Moved", "2026-06-16", 6)]
+
+
+def test_a_birthday_brought_by_an_import_is_listed(
+    client: TestClient, ann: Headers, pin_now: PinNow
+) -> None:
+    pin_now(at_noon("2026-06-10"))
+    csv = (
+        "first_name,last_name,email,phone,birthday\r\n"
+        "Imported,Soon,soon@example.com,+1 555 010 0199,1975-06-13\r\n"
+        "Imported,Later,later@example.com,+1 555 010 0198,1975-09-13\r\n"
+    )
+    response = client.post(
+        "/api/contacts/import", headers=ann, files={"file": ("book.csv", csv, "text/csv")}
+    )
+    assert response.json() == {"created": 2, "skipped": [], "errors": []}
+    assert upcoming(client, ann) == [("Imported", "2026-06-13", 3)]

@@ -194,6 +194,35 @@ def test_the_migrations_go_down_and_up_again(sync_engine: Any) -> None:
     assert {"users", "auth_sessions", "contacts"} <= set(inspect(sync_engine).get_table_names())
 
 
+def test_migration_0004_computes_the_birthday_keys_of_existing_rows(
+    client: TestClient, sync_engine: Any
+) -> None:
+    new_user(client, "ann@example.com")
+    assert alembic("downgrade", "0003").returncode == 0
+    # New connections: an open SQLite connection may check a statement against the schema
+    # it read before the migration.
+    sync_engine.dispose()
+    with sync_engine.begin() as connection:
+        # A row as a COPY wrote it before: the key left at 0, lost to the birthday list.
+        connection.execute(
+            text(
+                "INSERT INTO contacts (owner_id, first_name, last_name, email, phone, birthday,"
+                " birthday_key, created_at, updated_at) SELECT id, 'Old', 'Row',"
+                " 'old@example.com', '+1 555 010 0199', '1980-12-31', 0, created_at,"
+                " created_at FROM users"
+            )
+        )
+    up = alembic("upgrade", "head")
+    assert up.returncode == 0, up.stderr
+    with sync_engine.connect() as connection:
+        assert connection.execute(text("SELECT birthday_key FROM contacts")).all() == [(1231,)]
+    # And back: the plain column keeps the keys the database had computed.
+    assert alembic("downgrade", "0003").returncode == 0
+    with sync_engine.connect() as connection:
+        assert connection.execute(text("SELECT birthday_key FROM contacts")).all() == [(1231,)]
+    assert alembic("upgrade", "head").returncode == 0
+
+
 def test_search_indexes_take_new_entries_at_once(sync_engine: Any) -> None:
     # A GIN pending list makes every search read what was written lately (migration 0003).
     if sync_engine.dialect.name == "sqlite":
@@ -364,12 +393,14 @@ def test_metrics_count_requests_per_documented_path(client: TestClient) -> None:
     assert metrics.status_code == 200
     assert metrics.headers["content-type"].startswith("text/plain")
     assert requests_counted(client, "/api/contacts/{contact_id}", "GET", "4xx") == before + 3
-    # Every label is a path of the OpenAPI document (or a page outside it), never a raw
-    # path such as /api/contacts/5, nor the router's spelling {contact_id:id}.
+    # Every label is a path of the OpenAPI document, a page outside it, or "none" for paths
+    # that no route serves; never a raw path such as /api/contacts/5, nor the router's
+    # spelling {contact_id:id}.
     documented = set(client.get("/openapi.json").json()["paths"])
     labels = set(re.findall(r'handler="([^"]*)"', metrics.text))
     assert "/api/contacts/{contact_id}" in labels
-    assert labels - documented <= {"/docs", "/redoc", "/openapi.json"}
+    pages = {"/docs", "/redoc", "/openapi.json", "/static-offline-docs", "none"}
+    assert labels - documented <= pages
     assert "/metrics" not in documented
 
 

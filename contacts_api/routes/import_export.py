@@ -26,7 +26,6 @@ from contacts_api.models import (
     ImportReport,
     RefusedRecord,
     SkippedRecord,
-    birthday_key,
     utc_now,
 )
 
@@ -170,7 +169,6 @@ async def import_contacts(
             contact.model_dump()
             | {
                 "owner_id": user.id,
-                "birthday_key": birthday_key(contact.birthday),
                 "created_at": now,
                 "updated_at": now,
             }
