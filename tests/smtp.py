@@ -96,7 +96,8 @@ class SmtpServer:
 
     `tls_context`: implicit TLS from the first byte. `starttls_context`: plain, and STARTTLS
     required before MAIL. `credentials`: AUTH (PLAIN, LOGIN) with this one login, required
-    when `auth_required`; without TLS, AUTH is offered in clear (fine on the loopback).
+    when `auth_required` (which needs TLS); with no TLS at all, AUTH is offered in clear (on
+    the loopback). Behaviour: set with the methods below; `behaviour` says which is on.
     """
 
     def __init__(
@@ -114,7 +115,7 @@ class SmtpServer:
         self.logins: list[tuple[str, str]] = []  # every AUTH tried: (username, password)
         self.attempts = 0  # transactions that reached RCPT, accepted or not
         self.behaviour: Behaviour = "accept"
-        self._slow_seconds = 0.0
+        self._slow_seconds = 30.0
         self._failures_left = 0
         self._lock = threading.Lock()
         self._credentials = credentials
@@ -160,7 +161,8 @@ class SmtpServer:
     def refuse(self) -> None:
         self.behaviour = "refuse"
 
-    def slow(self, seconds: float) -> None:
+    def slow(self, seconds: float = 30.0) -> None:
+        """Answer RCPT only after `seconds`; a client that gives up first is let go at once."""
         self._slow_seconds = seconds
         self.behaviour = "slow"
 
