@@ -3,6 +3,8 @@
 They take any HTTP client: the in-process TestClient or one of a served app.
 """
 
+import math
+import time
 from typing import Any
 
 import httpx2 as httpx
@@ -48,3 +50,12 @@ def create_contact(client: httpx.Client, headers: dict[str, str], **fields: Any)
     response = client.post("/api/contacts", headers=headers, json=contact_data(**fields))
     assert response.status_code == 201, response.text
     return response.json()  # type: ignore[no-any-return]
+
+
+def assert_too_many(response: Any, window_seconds: int, burst_started: float) -> None:
+    """A 429 whose Retry-After is when the burst's first request leaves the moving window:
+    the whole window, less the seconds the burst took (and one for rounding up)."""
+    assert response.status_code == 429
+    assert response.json() == {"detail": "Too many requests; try again later"}
+    elapsed = math.ceil(time.monotonic() - burst_started)
+    assert window_seconds - elapsed - 1 <= int(response.headers["retry-after"]) <= window_seconds
