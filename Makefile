@@ -40,10 +40,12 @@ lint: $(VENV)/installed-dev
 
 # On PostgreSQL (TEST_DATABASE_URL), then the same tests on a temporary SQLite file
 # (but the fault tests, which bring a PostgreSQL of their own).
+# What this machine cannot test (no Chromium, no pg_ctl) is said before and after.
 test: lint
-	@command -v chromium >/dev/null || [ -n "$$CHROMIUM_PATH" ] || echo "NOTE: Chromium is not installed, so the Swagger UI browser test is skipped; install it with 'sudo apt-get install chromium' (see the README)."
+	@$(BIN)/python -m tests.untested
 	$(BIN)/pytest
 	TEST_DATABASE_URL=sqlite:// $(BIN)/pytest -q --ignore=tests/test_database_faults.py
+	@$(BIN)/python -m tests.untested
 
 # Throughput and latency on PostgreSQL (BENCH_DATABASE_URL) next to a bare JWT endpoint.
 bench: $(VENV)/installed-dev

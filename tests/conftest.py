@@ -102,6 +102,23 @@ def pytest_unconfigure() -> None:
     _stop_database()
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say last, and plainly, what this run could not test and why: a skipped test is a
+    behaviour nobody checked (the browser, the database outages)."""
+    reasons = sorted(
+        {
+            str(report.longrepr[2]).removeprefix("Skipped: ")
+            for report in terminalreporter.stats.get("skipped", [])
+            if isinstance(report.longrepr, tuple)
+        }
+    )
+    if reasons:
+        terminalreporter.section("NOT TESTED on this machine", yellow=True)
+        for reason in reasons:
+            terminalreporter.write_line(f"NOTE: {reason}")
+
+
 def pytest_report_header() -> str:
     return f"database: {make_url(os.environ['DATABASE_URL']).render_as_string()}"
 

@@ -14,10 +14,9 @@ import pytest
 from tests.helpers import contact_data, new_user
 from tests.pgcluster import can_start_cluster, start_cluster
 from tests.served import migrate, served_app
+from tests.untested import NO_PG_CTL
 
-pytestmark = pytest.mark.skipif(
-    not can_start_cluster(), reason="needs PostgreSQL's server programs (pg_ctl) installed"
-)
+pytestmark = pytest.mark.skipif(not can_start_cluster(), reason=NO_PG_CTL)
 
 
 @pytest.fixture

@@ -4,8 +4,6 @@ Needs Chromium (`apt-get install chromium`, see the README); CHROMIUM_PATH names
 binary. Playwright's own browser downloads are never used.
 """
 
-import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,16 +13,12 @@ from fastapi.testclient import TestClient
 
 from tests.helpers import PASSWORD, sign_up
 from tests.served import served_app
+from tests.untested import CHROMIUM, NO_CHROMIUM
 
-CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium")
 if CHROMIUM is None:
-    pytest.skip(
-        "Chromium is not installed, so Swagger UI is not checked in a browser: "
-        "install it with `sudo apt-get install chromium` (see the README)",
-        allow_module_level=True,
-    )
+    pytest.skip(NO_CHROMIUM, allow_module_level=True)
 
-from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
+from playwright.sync_api import Page, expect, sync_playwright
 
 
 @pytest.fixture
