@@ -29,11 +29,15 @@ def migrate(database_url: str) -> None:
 
 @contextmanager
 def served_app(
-    env: dict[str, str], *uvicorn_args: str, output: list[str] | None = None
+    env: dict[str, str],
+    *uvicorn_args: str,
+    output: list[str] | None = None,
+    cwd: str = REPOSITORY,
 ) -> Iterator[httpx.Client]:
     """Serve the app with `env` on a free port; yield a client for it; stop it after.
 
-    The server's log lines are added to `output` when it has stopped.
+    The server runs in `cwd` (where it would find a `.env`), the repository by default. Its log
+    lines are added to `output` when it has stopped.
     """
     port = free_port()
     # A file, not a pipe: a pipe nobody reads fills up and then blocks the server's logging.
@@ -41,8 +45,8 @@ def served_app(
         process = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "contacts_api.main:app", "--port", str(port),
              *(uvicorn_args or ["--no-access-log"])],
-            env=os.environ | env,
-            cwd=REPOSITORY,
+            env=os.environ | {"PYTHONPATH": REPOSITORY} | env,
+            cwd=cwd,
             stdout=log,
             stderr=subprocess.STDOUT,
         )  # fmt: skip

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
-from tests.helpers import new_user
+from tests.helpers import log_in, new_user
 
 
 def test_health_says_ok(client: TestClient) -> None:
@@ -421,3 +421,32 @@ def test_metrics_can_be_turned_off() -> None:
     with served_app({"METRICS_ENABLED": "false"}) as server:
         assert server.get("/metrics").status_code == 404
         assert server.get("/health").status_code == 200
+
+
+ODD_ENV_FILE = """\
+REDIS_URL=redis://127.0.0.1:1/0
+ACCESS_TOKEN_EXPIRE_MINUTES=1
+SIGNUPS_PER_HOUR=1
+"""
+
+
+def test_a_developers_env_file_does_not_change_what_the_tests_check(tmp_path: Any) -> None:
+    from tests.served import served_app
+
+    (tmp_path / ".env").write_text(ODD_ENV_FILE)
+    database = {"DATABASE_URL": os.environ["DATABASE_URL"]}
+    # Under the tests' environment the file is not read: the second signup is no 429, no
+    # signup a 503 for the Redis on port 1, and access tokens live the default 15 minutes.
+    with served_app(database, cwd=str(tmp_path)) as server:
+        for email in ("env1@example.com", "env2@example.com"):
+            assert sign_up_status(server, email) == 201
+        tokens = log_in(server, "env1@example.com")
+        assert tokens["expires_in"] == 900
+    # With CONTACTS_API_ENV_FILE naming it (unset means `.env`, as for `make run`), it is read.
+    with served_app(database | {"CONTACTS_API_ENV_FILE": ".env"}, cwd=str(tmp_path)) as server:
+        assert sign_up_status(server, "env3@example.com") == 503
+
+
+def sign_up_status(client: Any, email: str) -> int:
+    body = {"email": email, "password": "correct horse battery"}
+    return int(client.post("/api/auth/signup", json=body).status_code)
