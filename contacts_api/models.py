@@ -24,6 +24,7 @@ from sqlalchemy import (
     TypeDecorator,
     column,
     extract,
+    false,
 )
 from sqlmodel import Field, SQLModel
 
@@ -198,6 +199,8 @@ class User(UserBase, table=True):
     id: int | None = Field(default=None, primary_key=True)
     email: Email = Field(max_length=254, unique=True)
     password_hash: str = Field(max_length=255)
+    # True once a message sent to `email` came back through its link (or a reset).
+    email_verified: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
     created_at: datetime = timestamp()
 
 
@@ -215,6 +218,7 @@ class UserPublic(SQLModel):
     id: int
     email: str = Field(schema_extra={"json_schema_extra": {"format": "email"}})
     full_name: str | None
+    email_verified: bool
     created_at: datetime
 
 

@@ -42,9 +42,10 @@ def test_signup_returns_the_public_user(client: TestClient) -> None:
     )
     assert response.status_code == 201
     user = response.json()
-    assert set(user) == {"id", "email", "full_name", "created_at"}
+    assert set(user) == {"id", "email", "full_name", "email_verified", "created_at"}
     assert user["email"] == "ann@example.com"
     assert user["full_name"] == "Ann Lee"
+    assert user["email_verified"] is False
     created_at = datetime.fromisoformat(user["created_at"])
     assert abs(created_at - datetime.now(UTC)) < timedelta(minutes=1)
 

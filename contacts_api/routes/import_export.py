@@ -44,7 +44,7 @@ VCARD_EXAMPLE = (
 )
 CSV_EXAMPLE = (
     "first_name,last_name,email,phone,birthday,notes\r\n"
-    "Ann,Smith,ann.smith@example.com,'+1 (555) 010-0199,1990-04-15,Met at PyCon; prefers email.\r\n"
+    "Ann,Smith,ann.smith@example.com,+1 (555) 010-0199,1990-04-15,Met at PyCon; prefers email.\r\n"
 )
 
 EXPORTED_FILE: Responses = {
