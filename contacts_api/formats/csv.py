@@ -153,9 +153,6 @@ GOOGLE_SOURCES = Sources(
 OLD_GOOGLE_SOURCES = GOOGLE_SOURCES._replace(
     first_name="Given Name", last_name="Family Name", name="Given Name or Family Name"
 )
-# The labels of every contact ("* myContacts", "* starred"; "System Group: My Contacts" in
-# old files), which are Google's, not the user's.
-GOOGLE_SYSTEM_GROUP = re.compile(r"\*|System Group:")
 
 
 def _google_row(item: int, row: dict[str, str]) -> Record:
@@ -170,12 +167,7 @@ def _google_row(item: int, row: dict[str, str]) -> Record:
     if not draft.first_name.strip() and not draft.last_name.strip() and row.get("Name", "").strip():
         *given_names, draft.last_name = row["Name"].split()
         draft.first_name = " ".join(given_names)
-    groups = row.get("Labels", row.get("Group Membership", ""))
-    draft.labels = [
-        name
-        for name in groups.split(GOOGLE_SEPARATOR)
-        if not GOOGLE_SYSTEM_GROUP.match(name.strip())
-    ]
+    draft.labels = row.get("Labels", row.get("Group Membership", "")).split(GOOGLE_SEPARATOR)
     _google_birthday(draft, row.get("Birthday", "").strip())
     return to_record(item, draft, OLD_GOOGLE_SOURCES if old else GOOGLE_SOURCES)
 
@@ -226,8 +218,6 @@ OUTLOOK_PHONES = ("Primary Phone", "Mobile Phone", "Home Phone", "Business Phone
 # Outlook writes "0/0/00" for no birthday.
 OUTLOOK_NO_DATE = re.compile(r"0?0/0?0/(00)?00")
 OUTLOOK_DATE = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})")
-# Categories that Google's "Outlook CSV" gives every contact.
-GOOGLE_SYSTEM_CATEGORIES = {"myContacts", "starred"}
 
 
 def _outlook_row(item: int, row: dict[str, str]) -> Record:
@@ -247,18 +237,18 @@ def _outlook_row(item: int, row: dict[str, str]) -> Record:
     )
     phones = [*OUTLOOK_PHONES, *(name for name in row if name.endswith("Phone"))]
     draft.phone = next((row[name] for name in phones if row.get(name, "").strip()), None)
-    draft.labels = [
-        name
-        for name in row.get("Categories", "").split(";")
-        if name.strip() not in GOOGLE_SYSTEM_CATEGORIES
-    ]
+    draft.labels = row.get("Categories", "").split(";")
     text = row.get("Birthday", "").strip()
     month_day_year = OUTLOOK_DATE.fullmatch(text)
     iso = FULL_DATE.fullmatch(text)
     try:
         if month_day_year:
             month, day, year = month_day_year.groups()
-            draft.birthday = iso_date(text, year, month, day)
+            try:
+                draft.birthday = iso_date(text, year, month, day)
+            except WrongValue:
+                # Outlook writes the dates of the computer's locale: 22/3/1980 in Britain.
+                raise WrongValue(f"birthday {text!r} is not a date written M/D/YYYY") from None
         elif iso:
             draft.birthday = iso_date(text, *iso.groups())
         elif text and not OUTLOOK_NO_DATE.fullmatch(text):

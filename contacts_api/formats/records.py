@@ -122,11 +122,17 @@ def _phone_text(value: str) -> str:
     return "".join(characters).strip()
 
 
+# The groups Google gives every contact ("* myContacts", "* starred"; "System Group: My
+# Contacts" in old files; "myContacts" in its vCards and its Outlook CSV): Google's, not the
+# user's labels.
+GOOGLE_SYSTEM_GROUP = re.compile(r"\*|System Group:|(myContacts|starred)$")
+
+
 def labels(names: list[str]) -> list[str]:
-    """Label names trimmed, each once, in file order; empty names dropped."""
+    """Label names trimmed, each once, in file order; empty names and Google's own dropped."""
     kept: dict[str, None] = {}
     for name in names:
-        if name.strip():
+        if name.strip() and not GOOGLE_SYSTEM_GROUP.match(name.strip()):
             kept.setdefault(name.strip(), None)
     return list(kept)
 
