@@ -382,6 +382,66 @@ def test_a_vcard_import_reports_cards_it_cannot_read(client: TestClient, ann: He
     }
 
 
+ODD_CARD = {
+    "N": "N:Doe;Jane",
+    "EMAIL": "EMAIL:jane@example.com",
+    "TEL": "TEL:5550100123",
+    "BDAY": "BDAY:19900101",
+    "NOTE": "NOTE:fine",
+}
+
+
+def odd_card(**lines: str) -> str:
+    """A vCard 2.1 card, with `lines` instead of the card's own of these properties."""
+    properties = "".join(f"{line}\r\n" for line in (ODD_CARD | lines).values())
+    return f"BEGIN:VCARD\r\nVERSION:2.1\r\n{properties}END:VCARD\r\n"
+
+
+@pytest.mark.parametrize(
+    ("name", "line", "detail"),
+    [
+        (
+            "NOTE",
+            "NOTE;CHARSET=no-such-set;QUOTED-PRINTABLE:caf=E9",
+            "note (NOTE) is in an unknown character set 'no-such-set'",
+        ),
+        (
+            "NOTE",
+            "NOTE;CHARSET=UTF-8;ENCODING=QUOTED-PRINTABLE:caf=E9",
+            "note (NOTE) is not UTF-8 text",
+        ),
+        # A codec that raises UnicodeError, not UnicodeDecodeError.
+        (
+            "NOTE",
+            "NOTE;CHARSET=idna;ENCODING=QUOTED-PRINTABLE:xn--zz.xn--",
+            "note (NOTE) is not idna text",
+        ),
+        ("NOTE", "NOTE;ENCODING=BASE64:not base64!", "note (NOTE) is not base64 data"),
+        ("TEL", "TEL;CELL:n/a", "phone 'n/a' has no digits"),
+        ("BDAY", "BDAY:sometime in May", "birthday 'sometime in May' is not a date"),
+        ("BDAY", "BDAY:19900230", "birthday '19900230' is not a date"),
+        ("N", "N;broken", "name (N) cannot be read"),
+    ],
+)
+def test_a_card_whose_value_cannot_be_decoded_is_one_error_naming_the_field(
+    client: TestClient, ann: Headers, name: str, line: str, detail: str
+) -> None:
+    assert import_file(client, ann, odd_card(**{name: line})) == {
+        "created": 0,
+        "skipped": [],
+        "errors": [{"item": 1, "detail": detail}],
+    }
+
+
+def test_a_vcard_that_is_not_utf8_and_names_no_charset_is_read_as_windows_1252(
+    client: TestClient, ann: Headers
+) -> None:
+    # What Outlook and other Windows programs write without a CHARSET.
+    vcard = odd_card(N="N:M\xfcller;Jane", NOTE="NOTE:Caf\xe9 at 10").encode("latin-1")
+    assert import_file(client, ann, vcard)["created"] == 1
+    assert [(c["last_name"], c["notes"]) for c in book(client, ann)] == [("Müller", "Café at 10")]
+
+
 def test_a_line_that_would_make_a_regular_expression_backtrack_is_refused_at_once(
     client: TestClient,
 ) -> None:
@@ -436,6 +496,11 @@ def test_an_import_with_nothing_valid_creates_nothing(client: TestClient, ann: H
         (b"", "The file is empty"),
         (b" \r\n\n", "The file is empty"),
         (b"\xff\xfeB\x00E\x00", "The file is not UTF-8 text"),
+        # Only Outlook's CSV is read in Windows-1252: it names no character set.
+        (
+            "First Name,Last Name,E-mail 1 - Value\nZoë,Smith,z@example.com\n".encode("latin-1"),
+            "The file is not UTF-8 text",
+        ),
         (b"PK\x03\x04\x00\x00", "The file is not text: it holds NUL characters"),
         (
             b"name,phone\nAnn,123\n",

@@ -208,7 +208,7 @@ def _decoded(parameters: dict[str, list[str]], value: str, raw_bytes: bool, wher
         return data.decode(charset or "utf-8")
     except LookupError:
         raise WrongValue(f"{where} is in an unknown character set {charset[:30]!r}") from None
-    except UnicodeDecodeError:
+    except ValueError:  # UnicodeDecodeError, or the UnicodeError of codecs such as idna
         if not charset:
             # No CHARSET and not UTF-8: what Outlook and other Windows programs write.
             try:
