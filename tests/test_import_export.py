@@ -433,6 +433,14 @@ def test_a_card_whose_value_cannot_be_decoded_is_one_error_naming_the_field(
     }
 
 
+def test_a_broken_line_of_a_required_field_is_passed_over_when_the_card_has_another(
+    client: TestClient, ann: Headers
+) -> None:
+    email = "EMAIL;CHARSET=no-such-set;QUOTED-PRINTABLE:x=40example.com\r\nEMAIL:jane@example.com"
+    assert import_file(client, ann, odd_card(EMAIL=email))["created"] == 1
+    assert [contact["email"] for contact in book(client, ann)] == ["jane@example.com"]
+
+
 def test_a_vcard_that_is_not_utf8_and_names_no_charset_is_read_as_windows_1252(
     client: TestClient, ann: Headers
 ) -> None:

@@ -297,6 +297,18 @@ def _draft(properties: dict[str, list[Property]], wrong: dict[str, str]) -> Draf
             wrong["birthday"] = str(exc)
     notes = [_text(value) for _, value in properties.get("NOTE", [])]
     draft.notes = "\n".join(notes) if notes else None
+    # A line of a required field that cannot be read only matters when the card has no other
+    # (an EMAIL in a character set Python lacks, beside one in UTF-8). A note or a category
+    # that cannot be read stays an error: importing without it would lose it without a word.
+    usable = {
+        "name": draft.first_name.strip() and draft.last_name.strip(),
+        "email": draft.email,
+        "phone": draft.phone,
+        "birthday": draft.birthday,
+    }
+    for field, value in usable.items():
+        if value:
+            wrong.pop(field, None)
     for _, value in properties.get("CATEGORIES", []):
         # vCard 2.1 has no escapes, and some of its writers separate categories with ";".
         draft.labels += re.split("[,;]", value) if versions == ["2.1"] else _list(value)
