@@ -22,7 +22,7 @@ from typing import Literal
 
 import aiosmtplib
 
-from contacts_api.config import Settings
+from contacts_api.config import Settings, get_settings
 
 log = logging.getLogger("contacts_api.mail")
 
@@ -196,10 +196,12 @@ class Outbox:
         else:
             log.info('Mail to %s: "%s" %s', mail.to, mail.subject, mail.link)
 
-    async def start(self) -> None:
-        """Start the workers on the running loop (from the app's lifespan)."""
+    async def start(self) -> bool:
+        """Start the workers on the running loop (from the app's lifespan); False when they
+        run already (on another loop: the app started a second time in one process, as a
+        second TestClient does), and then the one who started them stops them."""
         if self._workers or self.host is None:
-            return
+            return False
         # A queue belongs to the first loop that waits on it; an app started again on a new
         # loop (a second TestClient) gets a new one, with the messages sent in between.
         waiting, self._queue = self._queue, asyncio.Queue(maxsize=self._queue.maxsize)
@@ -210,6 +212,7 @@ class Outbox:
             asyncio.create_task(self._work(), name=f"mail-worker-{number}")
             for number in range(WORKERS)
         ]
+        return True
 
     # A parameter, not the caller's asyncio.timeout(): the outbox must still cancel its own
     # workers when the time is up, which a timeout around the call would cut short.
@@ -228,6 +231,10 @@ class Outbox:
         await asyncio.gather(*self._workers, return_exceptions=True)
         self._workers = []
         self._loop = None
+
+    def idle(self) -> bool:
+        """Nothing queued and nothing being delivered (for tests and shutdown checks)."""
+        return self._queue.empty() and self._delivering == 0
 
     async def _work(self) -> None:
         while True:
@@ -297,8 +304,10 @@ class Outbox:
         )
         # Not `async with client`: on leaving, that waits for QUIT's answer even when the task
         # is being cancelled, so stop() would wait a slow server's full timeout.
-        await client.connect()
         try:
+            # Inside the try: a connect that times out half way (greeting, STARTTLS) leaves a
+            # transport open, which close() ends instead of the garbage collector.
+            await client.connect()
             if self.username is not None:
                 await client.login(self.username, self.password or "")
             await client.send_message(message)
@@ -335,3 +344,7 @@ def _running_loop() -> asyncio.AbstractEventLoop | None:
         return asyncio.get_running_loop()
     except RuntimeError:
         return None
+
+
+# The app's outbox: the lifespan starts and stops it, routes send through it.
+outbox = Outbox.from_settings(get_settings())

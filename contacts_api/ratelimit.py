@@ -36,6 +36,11 @@ limiter = MovingWindowRateLimiter(storage)
 TOKEN_REQUESTS = RateLimitItemPerMinute(settings.TOKEN_REQUESTS_PER_MINUTE, namespace="token")
 LOGIN_ATTEMPTS = RateLimitItemPerMinute(settings.LOGIN_ATTEMPTS_PER_MINUTE, namespace="login")
 SIGNUPS = RateLimitItemPerHour(settings.SIGNUPS_PER_HOUR, namespace="signup")
+# Messages that forgot-password and verify-email/request may cause for one address, counted
+# for unknown addresses too, so that a 429 tells nothing about who is registered.
+EMAILS = RateLimitItemPerHour(settings.EMAILS_PER_HOUR, namespace="emails")
+# forgot-password and reset-password together, per client address.
+RECOVERY_REQUESTS = RateLimitItemPerHour(60, namespace="recovery")
 
 
 async def enforce(limit: RateLimitItem, key: str) -> None:
@@ -73,3 +78,7 @@ async def limit_token_requests(request: Request) -> None:
 
 async def limit_signups(request: Request) -> None:
     await enforce(SIGNUPS, client_address(request))
+
+
+async def limit_recovery_requests(request: Request) -> None:
+    await enforce(RECOVERY_REQUESTS, client_address(request))

@@ -33,13 +33,14 @@ def served_app(
     *uvicorn_args: str,
     output: list[str] | None = None,
     cwd: str = REPOSITORY,
+    port: int | None = None,
 ) -> Iterator[httpx.Client]:
     """Serve the app with `env` on a free port; yield a client for it; stop it after.
 
     The server runs in `cwd` (where it would find a `.env`), the repository by default. Its log
     lines are added to `output` when it has stopped.
     """
-    port = free_port()
+    port = port or free_port()
     # A file, not a pipe: a pipe nobody reads fills up and then blocks the server's logging.
     with tempfile.TemporaryFile(mode="w+") as log:
         process = subprocess.Popen(

@@ -47,15 +47,16 @@ def instructions(name: str) -> list[str]:
     return [argument for instruction, argument in dockerfile() if instruction == name]
 
 
-def test_compose_runs_postgresql_redis_and_the_api_built_here() -> None:
+def test_compose_runs_postgresql_redis_mailpit_and_the_api_built_here() -> None:
     services = compose()["services"]
-    assert set(services) == {"db", "redis", "api"}
+    assert set(services) == {"db", "redis", "mailpit", "api"}
     api = services["api"]
     assert api["build"] == "."
     assert api["ports"] == ["127.0.0.1:8000:8000"]
     assert {name: condition["condition"] for name, condition in api["depends_on"].items()} == {
         "db": "service_healthy",
         "redis": "service_healthy",
+        "mailpit": "service_started",
     }
     assert "/health/ready" in " ".join(api["healthcheck"]["test"])
 
@@ -73,6 +74,10 @@ def test_the_api_service_reaches_the_other_two_with_their_own_credentials() -> N
     )
     assert database.path == f"/{postgres['POSTGRES_DB']}"
     assert urlsplit(environment["REDIS_URL"]).hostname == "redis"
+    # Mail goes to Mailpit, whose inbox is published on the host.
+    assert (environment["SMTP_HOST"], environment["SMTP_PORT"]) == ("mailpit", "1025")
+    assert services["mailpit"]["image"].startswith("axllent/mailpit:")
+    assert services["mailpit"]["ports"] == ["127.0.0.1:8025:8025"]
 
 
 def test_every_variable_compose_sets_is_a_setting_or_a_serving_variable() -> None:

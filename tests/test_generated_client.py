@@ -19,8 +19,11 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.conftest import wait_until_mail_is_sent
 from tests.helpers import PASSWORD
 from tests.served import served_app
+from tests.smtp import SmtpServer
+from tests.test_accounts import token_in
 
 
 @pytest.fixture
@@ -70,13 +73,16 @@ def operation(package: ModuleType, tag: str, operation_id: str) -> Any:
     return module(package, f"api.{tag}.{operation_id}")
 
 
-def test_a_generated_client_drives_the_whole_contract(server: Any, generated: ModuleType) -> None:
+def test_a_generated_client_drives_the_whole_contract(
+    server: Any, generated: ModuleType, mailbox: SmtpServer
+) -> None:
     with generated.Client(base_url=str(server.base_url)) as anonymous:
         tokens = sign_up_and_log_in(generated, anonymous)
-    with generated.AuthenticatedClient(
-        base_url=str(server.base_url), token=tokens.access_token
-    ) as ann:
-        keep_an_address_book(generated, ann)
+        with generated.AuthenticatedClient(
+            base_url=str(server.base_url), token=tokens.access_token
+        ) as ann:
+            keep_an_address_book(generated, ann)
+            manage_the_account(generated, ann, anonymous, mailbox, str(server.base_url))
 
 
 def sign_up_and_log_in(generated: ModuleType, anonymous: Any) -> Any:
@@ -177,3 +183,61 @@ def keep_an_address_book(generated: ModuleType, ann: Any) -> None:
     missing = contacts("read_contact").sync(carol.id, client=ann)
     assert isinstance(missing, models.ErrorMessage)
     assert missing.detail == "Contact not found"
+
+
+def manage_the_account(
+    generated: ModuleType, ann: Any, anonymous: Any, mailbox: SmtpServer, base_url: str
+) -> None:
+    """Verify the email, rename, recover the password, change the email, delete the account,
+    each message read from the tests' SMTP server."""
+    models = module(generated, "models")
+    auth = partial(operation, generated, "auth")
+    users = partial(operation, generated, "users")
+    [welcome] = [m for m in mailbox.wait_for(1) if m["Subject"] == "Confirm your email address"]
+    response = auth("verify_email").sync_detailed(
+        client=anonymous, body=models.EmailToken(token=token_in(welcome))
+    )
+    assert response.status_code == 204
+    again = auth("request_verification_email").sync(client=ann)
+    assert isinstance(again, models.Message)
+    assert again.detail == "Your email address is verified already"
+
+    renamed = users("update_current_user").sync(
+        client=ann, body=models.UserUpdate(full_name="Ann Lee")
+    )
+    assert isinstance(renamed, models.UserPublic)
+    assert (renamed.full_name, renamed.email_verified) == ("Ann Lee", True)
+
+    wait_until_mail_is_sent()
+    mailbox.clear()
+    accepted = auth("request_password_reset").sync(
+        client=anonymous, body=models.PasswordForgotten(email="ann@example.com")
+    )
+    assert isinstance(accepted, models.Message)
+    [message] = mailbox.wait_for(1)
+    response = auth("reset_password").sync_detailed(
+        client=anonymous,
+        body=models.PasswordReset(token=token_in(message), new_password="battery staple horse"),
+    )
+    assert response.status_code == 204
+    # The reset ended the session of `ann`: log in again with the new password.
+    login = auth("issue_tokens").sync(
+        client=anonymous,
+        body=models.TokenRequest(username="ann@example.com", password="battery staple horse"),
+    )
+    assert isinstance(login, models.Token)
+    with generated.AuthenticatedClient(base_url=base_url, token=login.access_token) as again_ann:
+        moved = users("update_current_user").sync(
+            client=again_ann,
+            body=models.UserUpdate(
+                email="ann@new.example", current_password="battery staple horse"
+            ),
+        )
+        assert isinstance(moved, models.UserPublic)
+        assert (moved.email, moved.email_verified) == ("ann@new.example", False)
+        response = users("delete_current_user").sync_detailed(
+            client=again_ann, body=models.AccountDeletion(current_password="battery staple horse")
+        )
+        assert response.status_code == 204
+        gone = users("read_current_user").sync_detailed(client=again_ann)
+        assert gone.status_code == 401

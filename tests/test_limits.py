@@ -119,6 +119,8 @@ def assert_limited_routes_refuse_for_now(server: Any) -> None:
         ("/api/auth/signup", {"json": {"email": "a@example.com", "password": PASSWORD}}),
         ("/api/auth/token", {"data": {"username": "a@example.com", "password": PASSWORD}}),
         ("/api/auth/token", {"data": {"grant_type": "refresh_token", "refresh_token": "x"}}),
+        ("/api/auth/forgot-password", {"json": {"email": "a@example.com"}}),
+        ("/api/auth/reset-password", {"json": {"token": "x", "new_password": PASSWORD}}),
     ]
     for path, body in limited:
         started = time.monotonic()

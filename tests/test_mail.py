@@ -29,6 +29,7 @@ from contacts_api.mail import (
     to_email_message,
     verification_mail,
 )
+from tests.conftest import wait_until_mail_is_sent
 from tests.smtp import SmtpServer, closed_port, self_signed_certificate
 
 SENDER = "contacts_api <no-reply@example.com>"
@@ -89,6 +90,8 @@ MailLog = Callable[[], list[tuple[str, str]]]
 @pytest.fixture
 def mail_log(caplog: pytest.LogCaptureFixture) -> MailLog:
     """The outbox's log lines so far, as (level, message)."""
+    wait_until_mail_is_sent()  # what the app under test sent before is not this test's
+    caplog.clear()
     caplog.set_level(logging.INFO, logger="contacts_api.mail")
     return lambda: [
         (record.levelname, record.getMessage())

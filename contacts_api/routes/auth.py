@@ -1,13 +1,8 @@
-"""Signup, the OAuth2 token endpoint (login and refresh), logout, and the current user."""
+"""Signup, the OAuth2 token endpoint (login and refresh), logout, email verification and
+password recovery. The account itself (profile, password, deletion) is in `users.py`."""
 
-import asyncio
-import contextlib
-import os
-import sys
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
-from typing import Annotated, Any, Literal, Self, TypeVar, cast
+from typing import Annotated, Literal, Self, cast
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Response, status
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -21,10 +16,15 @@ from contacts_api.db import is_unique_violation
 from contacts_api.deps import CurrentUser, SessionDep, unauthorized
 from contacts_api.docs import TOO_MANY_REQUESTS, UNAUTHORIZED, error, invalid
 from contacts_api.errors import AppError
+from contacts_api.mail import notice_mail, outbox, reset_mail, verification_mail
 from contacts_api.models import (
     EXAMPLE_PASSWORD,
+    MAX_ID,
     AuthSession,
-    PasswordChange,
+    EmailToken,
+    Message,
+    PasswordForgotten,
+    PasswordReset,
     RefreshTokenIn,
     Token,
     User,
@@ -33,18 +33,29 @@ from contacts_api.models import (
     normalized_email,
     utc_now,
 )
-from contacts_api.ratelimit import LOGIN_ATTEMPTS, enforce, limit_signups, limit_token_requests
+from contacts_api.ratelimit import (
+    EMAILS,
+    LOGIN_ATTEMPTS,
+    enforce,
+    limit_recovery_requests,
+    limit_signups,
+    limit_token_requests,
+)
 from contacts_api.security import (
     InvalidToken,
+    Purpose,
+    create_purpose_token,
     create_token,
     hash_password,
+    in_bcrypt_slot,
     new_token_id,
+    read_purpose_token,
     read_token,
+    state_digest,
     verify_password,
 )
 
 settings = get_settings()
-T = TypeVar("T")
 
 # The longest address email-validator accepts, and so the longest a user can have.
 MAX_EMAIL_LENGTH = 254
@@ -52,32 +63,9 @@ MAX_EMAIL_LENGTH = 254
 router = APIRouter()
 
 TOO_SHORT_PASSWORD = "String should have at least 8 characters"
-
-
-# bcrypt is CPU work: more hashes at once than there are cores only slows each of them, and
-# forty threads hashing would starve the event loop that serves every other request. So
-# hashes run in threads of their own, never on the loop, and at most one per core at a time.
-#
-# The hashing threads also run at a lower CPU priority than the event loop (Linux sets the
-# priority per thread): while 32 logins hash, other requests get the CPU first (p99 of GET
-# one contact 4.2 times its idle value before, 1.2 times after), and logins still have every
-# cycle left over.
-def _lower_priority() -> None:
-    if sys.platform != "linux":  # elsewhere nice() would lower the whole process
-        return
-    # A sandbox may forbid it: then hash at normal priority rather than fail (an initializer
-    # that raises breaks the executor, and every login after it).
-    with contextlib.suppress(OSError):
-        os.nice(10)
-
-
-BCRYPT_THREADS = ThreadPoolExecutor(
-    max_workers=os.cpu_count() or 1, thread_name_prefix="bcrypt", initializer=_lower_priority
-)
-
-
-async def in_bcrypt_slot(function: Callable[..., T], *args: Any) -> T:
-    return await asyncio.get_running_loop().run_in_executor(BCRYPT_THREADS, function, *args)
+UNVERIFIED = "Verify your email address first"
+INVALID_LINK = "Invalid, expired or already used token"
+RESET_ON_ITS_WAY = "If this email is registered, a message is on its way"
 
 
 @router.post(
@@ -102,6 +90,7 @@ async def create_user(user_in: UserCreate, session: SessionDep) -> User:
         if not is_unique_violation(exc):
             raise
         raise HTTPException(status.HTTP_409_CONFLICT, "Email already registered") from None
+    send_verification(user)
     return user
 
 
@@ -154,6 +143,11 @@ class TokenRequest(BaseModel):
         "Input should be 'password' or 'refresh_token'",
         expected="'password' or 'refresh_token'",
     )
+    | error(
+        403,
+        "The right password of an unverified user, with REQUIRE_VERIFIED_EMAIL=true",
+        UNVERIFIED,
+    )
     | TOO_MANY_REQUESTS,
     dependencies=[Depends(limit_token_requests)],
 )
@@ -190,6 +184,9 @@ async def log_in(session: AsyncSession, username: str, password: str) -> Token:
     password_matches = await in_bcrypt_slot(verify_password, password, password_hash)
     if user is None or not password_matches:
         raise unauthorized("Incorrect email or password")
+    if settings.REQUIRE_VERIFIED_EMAIL and not user.email_verified:
+        # Only after the password: to anybody else the answer is the usual 401.
+        raise HTTPException(status.HTTP_403_FORBIDDEN, UNVERIFIED)
     user_id = cast(int, user.id)  # a stored user has an id
     now = utc_now()
     # Ended sessions are of no more use (a replayed token of one is refused all the same);
@@ -296,28 +293,138 @@ async def log_out_everywhere(user: CurrentUser, session: SessionDep) -> None:
     await revoke_sessions(session, col(AuthSession.user_id) == user.id)
 
 
-@router.get("/users/me", tags=["users"], response_model=UserPublic, responses=UNAUTHORIZED)
-async def read_current_user(user: CurrentUser) -> User:
-    """The user the access token belongs to."""
-    return user
+# --- Messages --------------------------------------------------------------------------------
 
 
-@router.put(
-    "/users/me/password",
-    tags=["users"],
+def link(page: str, token: str) -> str:
+    return f"{settings.PUBLIC_URL}/{page}?token={token}"
+
+
+def send_verification(user: User) -> None:
+    """Send `user` the link that verifies their current email (after the answer: see mail.py)."""
+    expires_at = utc_now() + timedelta(hours=settings.VERIFY_TOKEN_EXPIRE_HOURS)
+    token = create_purpose_token("verify_email", cast(int, user.id), user.email, expires_at)
+    outbox.send(verification_mail(user.email, link("verify-email", token)))
+
+
+def send_notice(to: str, what: str) -> None:
+    """Tell the address `to` that `what` happened to the account just now."""
+    outbox.send(notice_mail(to, what, utc_now()))
+
+
+def reset_state(user: User) -> str:
+    # A reset token dies with a new password (a new hash) and with a new email: the reset also
+    # verifies the email that its message reached, which must still be the account's.
+    return f"{user.email}\n{user.password_hash}"
+
+
+async def user_of_token(session: AsyncSession, token: str, purpose: Purpose) -> tuple[User, str]:
+    """The user a message's token names, and the state it is bound to; else 400."""
+    try:
+        user_id, state = read_purpose_token(token, purpose)
+    except InvalidToken:
+        raise AppError(status.HTTP_400_BAD_REQUEST, INVALID_LINK) from None
+    user = await session.get(User, user_id) if user_id <= MAX_ID else None
+    if user is None:  # deleted since
+        raise AppError(status.HTTP_400_BAD_REQUEST, INVALID_LINK)
+    return user, state
+
+
+INVALID_TOKEN = error(
+    400, "The token is invalid, expired, already used, or not for this", INVALID_LINK
+)
+
+
+@router.post(
+    "/auth/verify-email",
+    tags=["auth"],
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=error(400, "The current password is wrong", "Current password is incorrect")
-    | UNAUTHORIZED
+    responses=INVALID_TOKEN | invalid("body", "token", "missing", "Field required"),
+)
+async def verify_email(body: EmailToken, session: SessionDep) -> None:
+    """Confirm the email address that a verification message was sent to."""
+    user, state = await user_of_token(session, body.token, "verify_email")
+    if user.email_verified or state != state_digest(user.email):
+        raise AppError(status.HTTP_400_BAD_REQUEST, INVALID_LINK)
+    # Conditional, so that an email changed in the meantime stays unverified.
+    verified = await session.exec(
+        update(User)
+        .where(col(User.id) == user.id, col(User.email) == user.email)
+        .values(email_verified=True)
+    )
+    await session.commit()
+    if verified.rowcount == 0:
+        raise AppError(status.HTTP_400_BAD_REQUEST, INVALID_LINK)
+
+
+@router.post(
+    "/auth/verify-email/request",
+    tags=["auth"],
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=UNAUTHORIZED | TOO_MANY_REQUESTS,
+)
+async def request_verification_email(user: CurrentUser) -> Message:
+    """Send a new verification message to your email (none if it is verified already)."""
+    await enforce(EMAILS, user.email)
+    if user.email_verified:
+        return Message(detail="Your email address is verified already")
+    send_verification(user)
+    return Message(detail="A verification message is on its way")
+
+
+@router.post(
+    "/auth/forgot-password",
+    tags=["auth"],
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=invalid("body", "email", "missing", "Field required") | TOO_MANY_REQUESTS,
+    dependencies=[Depends(limit_recovery_requests)],
+)
+async def request_password_reset(body: PasswordForgotten, session: SessionDep) -> Message:
+    """Ask for a message with a link that sets a new password.
+
+    The answer is the same whether or not the email is registered, and takes about as long:
+    the message goes out after it.
+    """
+    email = normalized_email(body.email)
+    # Counted for every address, registered or not, so that a 429 tells nothing either.
+    await enforce(EMAILS, email)
+    user = (await session.exec(select(User).where(User.email == email))).first()
+    if user is not None:
+        expires_at = utc_now() + timedelta(minutes=settings.RESET_TOKEN_EXPIRE_MINUTES)
+        token = create_purpose_token(
+            "reset_password", cast(int, user.id), reset_state(user), expires_at
+        )
+        outbox.send(reset_mail(user.email, link("reset-password", token)))
+    return Message(detail=RESET_ON_ITS_WAY)
+
+
+@router.post(
+    "/auth/reset-password",
+    tags=["auth"],
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=INVALID_TOKEN
     | invalid("body", "new_password", "string_too_short", TOO_SHORT_PASSWORD, min_length=8)
     | TOO_MANY_REQUESTS,
+    dependencies=[Depends(limit_recovery_requests)],
 )
-async def change_password(body: PasswordChange, user: CurrentUser, session: SessionDep) -> None:
-    """Change your password; every one of your sessions ends, so log in again."""
-    await session.commit()  # the token check's read: release its connection during bcrypt
-    # Guesses at the current password count like password-grant attempts for the email.
-    await enforce(LOGIN_ATTEMPTS, user.email)
-    if not await in_bcrypt_slot(verify_password, body.current_password, user.password_hash):
-        raise AppError(status.HTTP_400_BAD_REQUEST, "Current password is incorrect")
-    user.password_hash = await in_bcrypt_slot(hash_password, body.new_password)
-    session.add(user)
+async def reset_password(body: PasswordReset, session: SessionDep) -> None:
+    """Set a new password with the token of a reset message; every session ends."""
+    user, state = await user_of_token(session, body.token, "reset_password")
+    if state != state_digest(reset_state(user)):
+        raise AppError(status.HTTP_400_BAD_REQUEST, INVALID_LINK)
+    old_hash, email = user.password_hash, user.email
+    await session.commit()  # the read is done: release the connection during bcrypt
+    new_hash = await in_bcrypt_slot(hash_password, body.new_password)
+    # Only if nothing changed meanwhile: of two resets with one token, exactly one gets here.
+    replaced = await session.exec(
+        update(User)
+        .where(
+            col(User.id) == user.id, col(User.password_hash) == old_hash, col(User.email) == email
+        )
+        .values(password_hash=new_hash, email_verified=True)
+    )
+    if replaced.rowcount == 0:
+        await session.rollback()
+        raise AppError(status.HTTP_400_BAD_REQUEST, INVALID_LINK)
     await revoke_sessions(session, col(AuthSession.user_id) == user.id)  # commits both
+    send_notice(email, "Your password was reset")

@@ -1,0 +1,51 @@
+"""The pages that links in messages open: confirm an email, choose a new password.
+
+Small HTML pages with a script and a style sheet from this server only (no CDN), under a CSP
+that allows nothing else. The page reads the token from the link and calls the JSON route
+only when the person confirms: opening a link changes nothing, since mail scanners open them.
+"""
+
+from importlib.resources import files
+
+from fastapi import APIRouter, HTTPException, status
+from fastapi.responses import HTMLResponse, Response
+
+router = APIRouter(include_in_schema=False)
+
+PAGES = files("contacts_api") / "pages"
+# Script, style and requests to this server only; no inline code, no framing, no forms sent
+# elsewhere. The middleware's headers (no referrer: the token stays in this page) stay too.
+PAGE_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+    "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+)
+ASSET_TYPES = {"account.js": "text/javascript", "account.css": "text/css"}
+# Read once: a few kilobytes, the same for every request.
+TEXTS = {
+    name: PAGES.joinpath(name).read_text(encoding="utf-8")
+    for name in ("verify-email.html", "reset-password.html", *ASSET_TYPES)
+}
+
+
+def page(name: str) -> HTMLResponse:
+    return HTMLResponse(TEXTS[name], headers={"Content-Security-Policy": PAGE_POLICY})
+
+
+@router.get("/verify-email")
+async def read_verify_email_page() -> HTMLResponse:
+    """The page of a verification message's link."""
+    return page("verify-email.html")
+
+
+@router.get("/reset-password")
+async def read_reset_password_page() -> HTMLResponse:
+    """The page of a reset message's link."""
+    return page("reset-password.html")
+
+
+@router.get("/account-pages/{name}")
+async def read_page_asset(name: str) -> Response:
+    """The pages' script and style sheet."""
+    if name not in ASSET_TYPES:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "Not Found")
+    return Response(TEXTS[name], media_type=ASSET_TYPES[name])

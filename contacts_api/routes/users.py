@@ -1,0 +1,111 @@
+"""The account of the signed-in user: read it, change the name, email or password, delete it."""
+
+from fastapi import APIRouter, HTTPException, status
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, delete
+
+from contacts_api.db import is_unique_violation
+from contacts_api.deps import CurrentUser, SessionDep
+from contacts_api.docs import TOO_MANY_REQUESTS, UNAUTHORIZED, error, invalid
+from contacts_api.errors import AppError
+from contacts_api.models import (
+    AccountDeletion,
+    AuthSession,
+    PasswordChange,
+    User,
+    UserPublic,
+    UserUpdate,
+)
+from contacts_api.ratelimit import LOGIN_ATTEMPTS, enforce
+from contacts_api.routes.auth import (
+    TOO_SHORT_PASSWORD,
+    revoke_sessions,
+    send_notice,
+    send_verification,
+)
+from contacts_api.security import hash_password, in_bcrypt_slot, verify_password
+
+router = APIRouter(prefix="/users", tags=["users"], responses=UNAUTHORIZED)
+
+WRONG_PASSWORD = error(400, "The current password is wrong", "Current password is incorrect")
+
+
+async def check_current_password(user: User, password: str) -> None:
+    """400 unless `password` is the user's; guesses count like password-grant attempts."""
+    await enforce(LOGIN_ATTEMPTS, user.email)
+    if not await in_bcrypt_slot(verify_password, password, user.password_hash):
+        raise AppError(status.HTTP_400_BAD_REQUEST, "Current password is incorrect")
+
+
+@router.get("/me", response_model=UserPublic)
+async def read_current_user(user: CurrentUser) -> User:
+    """The user the access token belongs to."""
+    return user
+
+
+@router.patch(
+    "/me",
+    response_model=UserPublic,
+    responses=WRONG_PASSWORD
+    | error(409, "Another user has this email", "Email already registered")
+    | invalid(
+        "body", "email", "value_error", "Value error, changing the email needs current_password"
+    )
+    | TOO_MANY_REQUESTS,
+)
+async def update_current_user(body: UserUpdate, user: CurrentUser, session: SessionDep) -> User:
+    """Change your name, or your email (with your current password: it must be verified again)."""
+    await session.commit()  # the token check's read: release its connection during bcrypt
+    changes = body.model_dump(exclude_unset=True, exclude={"email", "current_password"})
+    old_email = user.email
+    if body.email is not None and body.current_password is not None:
+        await check_current_password(user, body.current_password)
+        if body.email != old_email:
+            user.email, user.email_verified = body.email, False
+    user.sqlmodel_update(changes)
+    session.add(user)
+    try:
+        await session.commit()
+    except IntegrityError as exc:
+        if not is_unique_violation(exc):
+            raise
+        raise HTTPException(status.HTTP_409_CONFLICT, "Email already registered") from None
+    if user.email != old_email:
+        send_verification(user)
+        send_notice(old_email, f"The email address of your account was changed to {user.email}")
+    return user
+
+
+@router.delete(
+    "/me",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=WRONG_PASSWORD
+    | invalid("body", "current_password", "missing", "Field required")
+    | TOO_MANY_REQUESTS,
+)
+async def delete_current_user(
+    body: AccountDeletion, user: CurrentUser, session: SessionDep
+) -> None:
+    """Delete your account for good: every contact, label and session of yours goes with it."""
+    await session.commit()  # release the connection during bcrypt
+    await check_current_password(user, body.current_password)
+    # The database deletes the rest: every table of a user's rows cascades from `users`.
+    await session.exec(delete(User).where(col(User.id) == user.id))
+    await session.commit()
+
+
+@router.put(
+    "/me/password",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=WRONG_PASSWORD
+    | invalid("body", "new_password", "string_too_short", TOO_SHORT_PASSWORD, min_length=8)
+    | TOO_MANY_REQUESTS,
+)
+async def change_password(body: PasswordChange, user: CurrentUser, session: SessionDep) -> None:
+    """Change your password; every one of your sessions ends, so log in again."""
+    await session.commit()  # the token check's read: release its connection during bcrypt
+    await check_current_password(user, body.current_password)
+    user.password_hash = await in_bcrypt_slot(hash_password, body.new_password)
+    session.add(user)
+    await revoke_sessions(session, col(AuthSession.user_id) == user.id)  # commits both
+    send_notice(user.email, "Your password was changed")
