@@ -5,6 +5,7 @@ import os
 import re
 import statistics
 import time
+from concurrent.futures import ThreadPoolExecutor
 from email.message import EmailMessage
 from typing import Any
 
@@ -161,6 +162,16 @@ def test_no_verification_message_goes_to_a_verified_email(
     assert mailbox.messages == []
 
 
+def test_of_two_verifications_with_one_token_exactly_one_succeeds(
+    client: TestClient, mailbox: SmtpServer
+) -> None:
+    sign_up(client, "ann@example.com")
+    token = token_in(the_message(mailbox, "ann@example.com", "Confirm your email address"))
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        codes = sorted(pool.map(lambda _: verify(client, token).status_code, range(4)))
+    assert codes == [204, 400, 400, 400]
+
+
 # --- Recovery -----------------------------------------------------------------------------
 
 
@@ -230,6 +241,21 @@ def test_any_new_password_kills_every_reset_token_issued_before(
     response = client.put("/api/users/me/password", headers=bearer(tokens), json=change)
     assert response.status_code == 204
     assert reset(client, third).json() == INVALID
+
+
+def test_of_two_resets_with_one_token_exactly_one_succeeds(
+    client: TestClient, mailbox: SmtpServer
+) -> None:
+    sign_up(client, "ann@example.com")
+    token = reset_token(client, mailbox, "ann@example.com")
+    passwords = [f"new password {number}" for number in range(4)]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        codes = list(
+            pool.map(lambda password: reset(client, token, password).status_code, passwords)
+        )
+    assert sorted(codes) == [204, 400, 400, 400]
+    # The password is the winner's.
+    log_in(client, "ann@example.com", passwords[codes.index(204)])
 
 
 def test_a_reset_follows_the_password_rules(client: TestClient, mailbox: SmtpServer) -> None:

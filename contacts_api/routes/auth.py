@@ -346,10 +346,15 @@ async def verify_email(body: EmailToken, session: SessionDep) -> None:
     user, state = await user_of_token(session, body.token, "verify_email")
     if user.email_verified or state != state_digest(user.email):
         raise AppError(status.HTTP_400_BAD_REQUEST, INVALID_LINK)
-    # Conditional, so that an email changed in the meantime stays unverified.
+    # Conditional, so that an email changed in the meantime stays unverified, and of two
+    # verifications with one token exactly one succeeds.
     verified = await session.exec(
         update(User)
-        .where(col(User.id) == user.id, col(User.email) == user.email)
+        .where(
+            col(User.id) == user.id,
+            col(User.email) == user.email,
+            col(User.email_verified).is_(False),
+        )
         .values(email_verified=True)
     )
     await session.commit()
