@@ -1,22 +1,41 @@
 """Dependencies that carry the cross-cutting rules: the session, who is asking, what they own."""
 
+import re
 from datetime import UTC, date, datetime
 from importlib.resources import files
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import Depends, HTTPException, Query, status
+from fastapi import Depends, Header, HTTPException, Query, status
 from fastapi.security import OAuth2PasswordBearer
 from pydantic import AfterValidator
 from sqlalchemy import ColumnElement, and_, bindparam
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
+from starlette.convertors import Convertor, register_url_convertor
 
 from contacts_api.db import get_session
-from contacts_api.models import MAX_ID, AuthSession, Contact, User, utc_now
+from contacts_api.models import MAX_ID, AuthSession, Contact, Label, User, utc_now
 from contacts_api.security import InvalidToken, read_token
 
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+class IdConvertor(Convertor[int]):
+    """A path segment of 1 to 10 digits (`{contact_id:id}`, `{label_id:id}`): other paths are
+    no contact's or label's (404, before parsing a number of thousands of digits, which Python
+    refuses)."""
+
+    regex = "[0-9]{1,10}"
+
+    def convert(self, value: str) -> int:
+        return int(value)
+
+    def to_string(self, value: int) -> str:
+        return str(value)
+
+
+register_url_convertor("id", IdConvertor())
 
 # Swagger UI's Authorize button logs in through this URL with the password grant.
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=False)
@@ -66,10 +85,31 @@ CURRENT_USER = (
 )
 # The session check and the contact in one query: the one round trip of GET, PUT, PATCH and
 # DELETE of a contact. Joining on owner_id is also what hides other users' contacts.
+# A trashed contact is in no book: the same query with `deleted_at IS NULL` is what makes it
+# 404 on every route of the book (its labels come along, in the same SELECT).
 OWNED_CONTACT = (
     select(Contact)
     .join(AuthSession, col(AuthSession.user_id) == col(Contact.owner_id))
-    .where(col(Contact.id) == bindparam("contact_id"), _session_is_open())
+    .where(
+        col(Contact.id) == bindparam("contact_id"),
+        col(Contact.deleted_at).is_(None),
+        _session_is_open(),
+    )
+)
+# The trash's own routes find a contact there, and only there.
+TRASHED_CONTACT = (
+    select(Contact)
+    .join(AuthSession, col(AuthSession.user_id) == col(Contact.owner_id))
+    .where(
+        col(Contact.id) == bindparam("contact_id"),
+        col(Contact.deleted_at).is_not(None),
+        _session_is_open(),
+    )
+)
+OWNED_LABEL = (
+    select(Label)
+    .join(AuthSession, col(AuthSession.user_id) == col(Label.owner_id))
+    .where(col(Label.id) == bindparam("label_id"), _session_is_open())
 )
 
 
@@ -103,6 +143,36 @@ async def get_owned_contact(contact_id: int, claims: TokenClaims, session: Sessi
 
 
 OwnedContact = Annotated[Contact, Depends(get_owned_contact)]
+
+
+async def get_trashed_contact(contact_id: int, claims: TokenClaims, session: SessionDep) -> Contact:
+    """The contact `contact_id` if it is in the user's trash; else 404."""
+    contact = None
+    if 1 <= contact_id <= MAX_ID:
+        parameters = session_parameters(claims) | {"contact_id": contact_id}
+        contact = (await session.exec(TRASHED_CONTACT, params=parameters)).first()
+    if contact is None:
+        await get_current_user(session, claims)
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "Contact not found in your trash")
+    return contact
+
+
+TrashedContact = Annotated[Contact, Depends(get_trashed_contact)]
+
+
+async def get_owned_label(label_id: int, claims: TokenClaims, session: SessionDep) -> Label:
+    """The label `label_id` if it is the user's; anybody else's does not exist (404)."""
+    label = None
+    if 1 <= label_id <= MAX_ID:
+        parameters = session_parameters(claims) | {"label_id": label_id}
+        label = (await session.exec(OWNED_LABEL, params=parameters)).first()
+    if label is None:
+        await get_current_user(session, claims)
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "Label not found")
+    return label
+
+
+OwnedLabel = Annotated[Label, Depends(get_owned_label)]
 
 
 # `async def`, though they await nothing: FastAPI would run a plain `def` dependency in the
@@ -146,3 +216,50 @@ async def get_today(
 
 
 Today = Annotated[date, Depends(get_today)]
+
+
+# --- Conditional requests (ETags) ------------------------------------------------------------
+
+# An entity-tag (RFC 9110 §8.8.3): an optional W/ and a quoted string; a header holds a list
+# of them. A header that is no such list names no tag at all.
+ENTITY_TAG = re.compile(r'(W/)?("[^"]*")')
+TAG_LIST = re.compile(r'\s*(?:W/)?"[^"]*"\s*(?:,\s*(?:W/)?"[^"]*"\s*)*')
+
+
+def _tags(header: str) -> list[tuple[str, str]]:
+    return ENTITY_TAG.findall(header) if TAG_LIST.fullmatch(header) else []
+
+
+IfMatch = Annotated[
+    str | None,
+    Header(
+        alias="If-Match",
+        description="Write only if the contact's ETag is still this one (else 412); `*` for "
+        "any version.",
+        examples=['"42.3"'],
+    ),
+]
+IfNoneMatch = Annotated[
+    str | None,
+    Header(
+        alias="If-None-Match",
+        description="The ETag you hold: 304 without a body while it is still the current one.",
+        examples=['"42.3"'],
+    ),
+]
+
+
+def if_match_holds(header: str, current: str) -> bool:
+    """Whether `If-Match: header` holds for the current ETag: a strong comparison, so a weak
+    tag never matches (RFC 9110 §13.1.1)."""
+    if header.strip() == "*":
+        return True
+    return any(not weak and tag == current for weak, tag in _tags(header))
+
+
+def if_none_match_holds(header: str, current: str) -> bool:
+    """Whether `If-None-Match: header` names the current ETag: a weak comparison
+    (RFC 9110 §13.1.2), so `W/"42.3"` names `"42.3"` too."""
+    if header.strip() == "*":
+        return True
+    return any(tag == current for _, tag in _tags(header))

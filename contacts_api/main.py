@@ -18,7 +18,8 @@ from contacts_api.errors import add_error_handlers
 from contacts_api.middleware import BodySizeLimit, SecurityHeaders
 from contacts_api.models import ServiceStatus
 from contacts_api.observability import RequestId, configure_logging
-from contacts_api.routes import auth, contacts, import_export
+from contacts_api.routes import auth, contacts, import_export, labels
+from contacts_api.trash import purger
 
 settings = get_settings()
 configure_logging(settings.LOG_FORMAT)
@@ -33,7 +34,11 @@ and your password. Every contact route then answers for your address book only.
 
 @asynccontextmanager
 async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    # The trash empties itself on its own schedule, no request needed (contacts_api/trash.py).
+    purging = purger.start()
     yield
+    if purging:
+        await purger.stop()
     # Close pooled connections on shutdown instead of leaving them to the server's timeout.
     await engine.dispose()
 
@@ -96,13 +101,15 @@ if settings.METRICS_ENABLED:
 app.include_router(auth.router, prefix="/api")
 app.include_router(contacts.router, prefix="/api")
 app.include_router(import_export.router, prefix="/api")
+app.include_router(labels.router, prefix="/api")
 
 
 def openapi_document() -> dict[str, Any]:
     """FastAPI's OpenAPI document, less the 422 it lists for every route with a parameter.
 
     Routes whose only parameter is a contact id in the path cannot answer 422: the path
-    convertor takes 1 to 10 digits, and any other path is no contact's (404).
+    convertor takes 1 to 10 digits, and any other path is no contact's (404). Nor can the
+    optional text headers `If-Match` and `If-None-Match` beside it.
     """
     if app.openapi_schema is not None:
         return app.openapi_schema
@@ -110,7 +117,9 @@ def openapi_document() -> dict[str, Any]:
     for operations in document["paths"].values():
         for operation in operations.values():
             parameters = operation.get("parameters", [])
-            if "requestBody" not in operation and all(p["in"] == "path" for p in parameters):
+            if "requestBody" not in operation and all(
+                p["in"] in ("path", "header") for p in parameters
+            ):
                 operation["responses"].pop("422", None)
     return document
 

@@ -7,7 +7,7 @@ Request models validate everything a client sends; a table model is never a requ
 import re
 import unicodedata
 from datetime import UTC, date, datetime, timedelta, timezone
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import pydantic
 from email_validator import EmailNotValidError, validate_email
@@ -18,15 +18,23 @@ from sqlalchemy import (
     DateTime,
     Dialect,
     ForeignKey,
+    FunctionElement,
     Index,
     Integer,
     MetaData,
+    String,
     TypeDecorator,
     column,
     extract,
     false,
+    select,
+    text,
+    type_coerce,
 )
-from sqlmodel import Field, SQLModel
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import column_property
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlmodel import Field, SQLModel, col
 
 # Stable constraint names, so that migrations can refer to them on every database.
 SQLModel.metadata = MetaData(
@@ -263,7 +271,38 @@ class PasswordChange(SQLModel):
 # --- Contacts --------------------------------------------------------------------------------
 
 
-# Fields a client may send about a contact.
+def _label_name(value: str) -> str:
+    no_control_characters(value)
+    # Files join a contact's labels with these (CSV with ";", vCard CATEGORIES with ",").
+    if "," in value or ";" in value:
+        raise ValueError("must not contain ',' or ';'")
+    return value
+
+
+LabelName = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=50),
+    AfterValidator(_label_name),
+    pydantic.Field(json_schema_extra={"pattern": "^[^,;]+$"}),
+]
+LabelNames = Annotated[list[LabelName], pydantic.Field(max_length=20)]
+
+
+def label_key(name: str) -> str:
+    """What two names that differ only in case have in common (`Work`, `WORK`)."""
+    return name.strip().casefold()
+
+
+def label_order(name: str) -> tuple[str, str, str]:
+    """Names in the order the API lists them: by name, case and accents aside (`école`
+    between `Book club` and `Family`), the same everywhere whatever the database's collation."""
+    bare = "".join(
+        char for char in unicodedata.normalize("NFD", name) if not unicodedata.combining(char)
+    )
+    return bare.casefold(), name.casefold(), name
+
+
+# Fields a client may send about a contact (`labels` is not a column: see ContactCreate).
 class ContactBase(SQLModel):
     first_name: Name = Field(max_length=50, schema_extra={"examples": ["Ann"]})
     last_name: Name = Field(max_length=50, schema_extra={"examples": ["Smith"]})
@@ -273,6 +312,7 @@ class ContactBase(SQLModel):
     notes: Notes | None = Field(
         default=None, max_length=1000, schema_extra={"examples": ["Met at PyCon; prefers email."]}
     )
+    favorite: bool = False
 
     # After every other check of the field (SQLModel's max_length runs after Notes' own).
     _notes = field_validator("notes")(_empty_note_is_none)
@@ -282,6 +322,22 @@ class ContactBase(SQLModel):
 # STRFTIME on SQLite. Migration 0004 writes the same expression.
 BIRTHDAY_KEY = extract("month", column("birthday")) * 100 + extract("day", column("birthday"))
 
+# The book is the contacts not in the trash: the indexes of every query of the book hold
+# only those (partial indexes), and a trashed contact's email is free again.
+IN_THE_BOOK = text("deleted_at IS NULL")
+IN_THE_TRASH = text("deleted_at IS NOT NULL")
+
+
+def partial_index(where: Any, *columns: str, unique: bool = False) -> Index:
+    return Index(None, *columns, unique=unique, postgresql_where=where, sqlite_where=where)
+
+
+# Bumped by SQLAlchemy on every UPDATE through the ORM, which then writes
+# `UPDATE ... WHERE id = :id AND version = :version_read`: of two writers that read one
+# version, the database lets exactly one change the row (the other gets StaleDataError).
+# The ETag of a contact is made of it.
+VERSION = Column("version", Integer, nullable=False, server_default=text("1"))
+
 
 # The `contacts` table. `birthday_key` lets an index find birthdays; the database computes it
 # from `birthday` (a generated column), so a row written by plain SQL (COPY, a restore, a data
@@ -289,13 +345,16 @@ BIRTHDAY_KEY = extract("month", column("birthday")) * 100 + extract("day", colum
 class Contact(ContactBase, table=True):
     __tablename__ = "contacts"
     __table_args__ = (
-        Index(None, "owner_id", "email", unique=True),
-        Index(None, "owner_id", "last_name", "first_name", "id"),
-        Index(None, "owner_id", "birthday_key"),
+        partial_index(IN_THE_BOOK, "owner_id", "email", unique=True),
+        partial_index(IN_THE_BOOK, "owner_id", "last_name", "first_name", "id"),
+        partial_index(IN_THE_BOOK, "owner_id", "birthday_key"),
+        # The trash page, newest deletion first; and the purge, oldest first over every owner.
+        partial_index(IN_THE_TRASH, "owner_id", "deleted_at", "id"),
+        partial_index(IN_THE_TRASH, "deleted_at"),
     )
     # The computed key comes back in the INSERT's or UPDATE's RETURNING, instead of being
     # expired and loaded later (which an async session cannot do on attribute access).
-    __mapper_args__ = {"eager_defaults": True}
+    __mapper_args__ = {"eager_defaults": True, "version_id_col": VERSION}
 
     id: int | None = Field(default=None, primary_key=True)
     owner_id: int = Field(sa_column_args=[ForeignKey("users.id", ondelete="CASCADE")])
@@ -303,8 +362,15 @@ class Contact(ContactBase, table=True):
         default=None,
         sa_column=Column(Integer, Computed(BIRTHDAY_KEY, persisted=True), nullable=False),
     )
+    favorite: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+    version: int | None = Field(default=None, sa_column=VERSION)
     created_at: datetime = timestamp()
     updated_at: datetime = timestamp()
+    # When the contact went to the trash; None while it is in the book.
+    deleted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+    # The names of its labels, loaded in the same SELECT as the contact (see below).
+    labels: ClassVar[list[str]]
 
 
 def birthday_key(birthday: date) -> int:
@@ -312,9 +378,87 @@ def birthday_key(birthday: date) -> int:
     return birthday.month * 100 + birthday.day
 
 
+def etag(contact: Any) -> str:
+    """The strong ETag of a contact's current representation."""
+    return f'"{contact.id}.{contact.version}"'
+
+
+# --- Labels ----------------------------------------------------------------------------------
+
+
+# The `labels` table: each user's own. `name_key` is the name case-folded (computed here, not
+# by the database: SQLite's lower() folds ASCII only), unique per owner, so names match
+# case-insensitively and keep the spelling first given.
+class Label(SQLModel, table=True):
+    __tablename__ = "labels"
+    __table_args__ = (Index(None, "owner_id", "name_key", unique=True),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    owner_id: int = Field(sa_column_args=[ForeignKey("users.id", ondelete="CASCADE")])
+    name: str = Field(max_length=50)
+    name_key: str = Field(max_length=200)
+
+
+# The `contact_labels` table: which contact has which label, a row per pair.
+class ContactLabel(SQLModel, table=True):
+    __tablename__ = "contact_labels"
+    __table_args__ = (Index(None, "label_id", "contact_id"),)
+
+    contact_id: int = Field(
+        primary_key=True, sa_column_args=[ForeignKey("contacts.id", ondelete="CASCADE")]
+    )
+    label_id: int = Field(
+        primary_key=True, sa_column_args=[ForeignKey("labels.id", ondelete="CASCADE")]
+    )
+
+
+class _joined(FunctionElement[str]):
+    """The names of a group joined with ';' (which no label name holds), in any order."""
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(_joined)
+def _group_concat(element: _joined, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"group_concat({compiler.process(element.clauses, **kw)}, ';')"
+
+
+@compiles(_joined, "postgresql")
+def _string_agg(element: _joined, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"string_agg({compiler.process(element.clauses, **kw)}, ';')"
+
+
+class LabelList(TypeDecorator[list[str]]):
+    """The joined names as a list, in the API's order."""
+
+    impl = String()
+    cache_ok = True
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> list[str]:
+        return sorted(value.split(";"), key=label_order) if value else []
+
+
+# A contact's labels as a correlated subquery: every query of contacts (the one of GET, a
+# page of 20, 2,250 birthdays) gets them in the same round trip, through the pairs' primary
+# key, instead of a query per contact or one more query.
+Contact.labels = column_property(  # type: ignore[assignment]
+    type_coerce(
+        select(_joined(col(Label.name)))
+        .join_from(ContactLabel, Label, col(ContactLabel.label_id) == col(Label.id))
+        .where(col(ContactLabel.contact_id) == col(Contact.id))
+        .scalar_subquery(),
+        LabelList(),
+    ),
+    expire_on_flush=True,
+)
+
+
 # The create and full-replace (PUT) body.
 class ContactCreate(ContactBase):
-    pass
+    labels: LabelNames = Field(
+        default_factory=list, schema_extra={"examples": [["Family", "Work"]]}
+    )
 
 
 # The PATCH body: every field optional, but a required field may not be set to null.
@@ -327,10 +471,12 @@ class ContactUpdate(SQLModel):
     phone: Phone | None = Field(default=None, max_length=32)
     birthday: Birthday | None = None
     notes: Notes | None = Field(default=None, max_length=1000)
+    favorite: bool | None = None
+    labels: LabelNames | None = None
 
     _notes = field_validator("notes")(_empty_note_is_none)
 
-    @field_validator("first_name", "last_name", "email", "phone", "birthday")
+    @field_validator("first_name", "last_name", "email", "phone", "birthday", "favorite", "labels")
     @classmethod
     def _required_fields_are_not_null(cls, value: Any) -> Any:
         # Runs only for fields the client sent: an omitted field keeps its value.
@@ -350,6 +496,8 @@ class ContactPublic(SQLModel):
     phone: str
     birthday: date
     notes: str | None
+    favorite: bool
+    labels: list[str]
     created_at: datetime
     updated_at: datetime
 
@@ -366,6 +514,31 @@ class ContactPage(SQLModel):
 class ContactBirthday(ContactPublic):
     next_birthday: date
     days_until: int
+
+
+# A contact in the trash.
+class TrashedContactPublic(ContactPublic):
+    deleted_at: datetime
+
+
+# One page of the trash, most recently deleted first.
+class TrashPage(SQLModel):
+    items: list[TrashedContactPublic]
+    total: int
+    limit: int
+    offset: int
+
+
+# The create and rename body of a label.
+class LabelIn(SQLModel):
+    name: LabelName = Field(max_length=50, schema_extra={"examples": ["Family"]})
+
+
+# What the API shows of a label: `contacts` counts the contacts in the book that have it.
+class LabelPublic(SQLModel):
+    id: int
+    name: str
+    contacts: int
 
 
 # --- Import ----------------------------------------------------------------------------------

@@ -149,9 +149,11 @@ def client(app_client: TestClient, sync_engine: Any) -> Iterator[TestClient]:
     app_client.portal.call(storage.reset)  # type: ignore[union-attr]
     with sync_engine.begin() as connection:
         if sync_engine.dialect.name == "postgresql":
-            connection.execute(text("TRUNCATE users, auth_sessions, contacts CASCADE"))
+            connection.execute(
+                text("TRUNCATE users, auth_sessions, contacts, labels, contact_labels CASCADE")
+            )
         else:
-            for table in ("contacts", "auth_sessions", "users"):
+            for table in ("contact_labels", "labels", "contacts", "auth_sessions", "users"):
                 connection.execute(text(f"DELETE FROM {table}"))
     yield app_client
     app_client.app.dependency_overrides.clear()  # type: ignore[attr-defined]
@@ -209,3 +211,32 @@ def flush(url: str) -> None:
         await Redis.from_url(url).flushdb()
 
     asyncio.run(flushdb())
+
+
+@pytest.fixture
+def trash_purger(client: TestClient) -> Iterator[Any]:
+    """The app's trash purger (started by its lifespan), its settings restored afterwards."""
+    from contacts_api.trash import purger
+
+    saved = dict(vars(purger))
+    yield purger
+    for name in ("interval", "backlog_interval", "batch", "timeout", "clock"):
+        setattr(purger, name, saved[name])
+    vars(purger).pop("purge_once", None)  # a test's stand-in for one run
+
+
+@pytest.fixture
+def sql_statements(client: TestClient) -> Iterator[list[str]]:
+    """Every SQL statement the app runs during the test, in order (clear it to start anew)."""
+    from sqlalchemy import event
+
+    from contacts_api.db import engine
+
+    statements: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", record)
+    yield statements
+    event.remove(engine.sync_engine, "before_cursor_execute", record)

@@ -33,8 +33,8 @@ def test_creating_a_contact_returns_201_with_its_location(client: TestClient, an
     contact = response.json()
     assert response.headers["location"] == f"/api/contacts/{contact['id']}"
     assert set(contact) == {
-        "id", "first_name", "last_name", "email", "phone", "birthday", "notes",
-        "created_at", "updated_at",
+        "id", "first_name", "last_name", "email", "phone", "birthday", "notes", "favorite",
+        "labels", "created_at", "updated_at",
     }  # fmt: skip
     assert contact | {"id": 0, "created_at": "", "updated_at": ""} == {
         "id": 0,
@@ -44,6 +44,8 @@ def test_creating_a_contact_returns_201_with_its_location(client: TestClient, an
         "phone": "+1 555 010 0199",
         "birthday": "1990-05-17",
         "notes": "met at\tPyCon\n",
+        "favorite": False,
+        "labels": [],
         "created_at": "",
         "updated_at": "",
     }
@@ -220,6 +222,8 @@ def test_put_replaces_every_field(client: TestClient, ann: Headers) -> None:
     updated = response.json()
     assert updated == replacement | {
         "notes": None,
+        "favorite": False,
+        "labels": [],
         "id": contact["id"],
         "created_at": contact["created_at"],
         "updated_at": updated["updated_at"],

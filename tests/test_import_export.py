@@ -18,7 +18,10 @@ from tests.helpers import contact_data, create_contact, new_user
 from tests.served import served_app
 
 Headers = dict[str, str]
+# The header of files written before contacts had favourites and labels, which import reads.
 CSV_HEADER = "first_name,last_name,email,phone,birthday,notes\r\n"
+# The header of an export.
+EXPORT_HEADER = "first_name,last_name,email,phone,birthday,notes,favorite,labels\r\n"
 
 
 def export(client: TestClient, headers: Headers, file_format: str = "vcard") -> str:
@@ -38,11 +41,15 @@ def import_file(client: Any, headers: Headers, content: str | bytes) -> dict[str
     return response.json()  # type: ignore[no-any-return]
 
 
+# Fields beside contact_data()'s that files carry.
+KEPT = ("favorite", "labels")
+
+
 def book(client: TestClient, headers: Headers) -> list[dict[str, Any]]:
     """Every contact of the user, without the fields that an import makes anew."""
     response = client.get("/api/contacts", headers=headers, params={"limit": 100})
     return [
-        {key: value for key, value in contact.items() if key in contact_data()}
+        {key: value for key, value in contact.items() if key in {*contact_data(), *KEPT}}
         for contact in response.json()["items"]
     ]
 
@@ -77,9 +84,9 @@ def test_a_csv_export_has_the_header_and_one_row_per_contact(
     assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
     assert response.headers["Content-Disposition"] == 'attachment; filename="contacts.csv"'
     # A phone is written as it is: no spreadsheet runs digits, "+", spaces and "-.()".
-    assert response.text == CSV_HEADER + (
+    assert response.text == EXPORT_HEADER + (
         "Carol,Jones,carol@example.com,+1 555 010 0199,1990-05-17,"
-        '"Said ""hi"", twice\nthen left"\r\n'
+        '"Said ""hi"", twice\nthen left",false,\r\n'
     )
 
 
@@ -118,7 +125,7 @@ def test_an_empty_book_exports_an_empty_file_or_just_the_header(
     client: TestClient, ann: Headers
 ) -> None:
     assert export(client, ann, "vcard") == ""
-    assert export(client, ann, "csv") == CSV_HEADER
+    assert export(client, ann, "csv") == EXPORT_HEADER
 
 
 def test_an_export_holds_only_your_own_contacts(
@@ -126,7 +133,7 @@ def test_an_export_holds_only_your_own_contacts(
 ) -> None:
     create_contact(client, bob, first_name="Secret")
     assert export(client, ann, "vcard") == ""
-    assert export(client, ann, "csv") == CSV_HEADER
+    assert export(client, ann, "csv") == EXPORT_HEADER
 
 
 def test_an_unknown_format_is_422(client: TestClient, ann: Headers) -> None:
@@ -155,6 +162,8 @@ AWKWARD_CONTACTS = [
         phone="(555) 010.0199",
         birthday="2000-02-29",
         notes='Line one\nLine "two"; with, commas\n\n\tand a tab \\ and ' + "é" * 120,
+        favorite=True,
+        labels=["Zoë's \\ friends", "Book club", "é" * 50, '"quoted"'],
     ),
     contact_data(
         first_name="=SUM(A1)",
@@ -163,6 +172,7 @@ AWKWARD_CONTACTS = [
         phone="+44 20 7946 0958",
         birthday="1905-12-31",
         notes="'=already quoted",
+        labels=["=cmd", "@home", "'+plus"],
     ),
     contact_data(
         first_name="No",
@@ -177,6 +187,8 @@ AWKWARD_CONTACTS = [
         last_name="Para\u2029Graph",
         email="separators@example.org",
         notes="a\u2028b\u2029c " + "🙂" * 30 + "é" * 40,
+        favorite=True,
+        labels=["Book club", "🙂 line\u2028break"],
     ),
 ]
 
@@ -256,6 +268,8 @@ def test_a_vcard_3_file_from_another_program_is_imported(client: TestClient, ann
             "phone": "+1 (555) 123-4567",
             "birthday": "1980-07-04",
             "notes": "Folded note, with commas, that goes on and on and on and on and on and on.",
+            "favorite": False,
+            "labels": [],
         }
     ]
 
@@ -278,6 +292,8 @@ def test_a_vcard_4_card_without_n_and_with_a_tel_uri_is_imported(
             "phone": "+1-555-555-0100",
             "birthday": "1985-12-31",
             "notes": None,
+            "favorite": False,
+            "labels": [],
         }
     ]
 
@@ -298,6 +314,8 @@ def test_a_csv_file_may_order_its_columns_freely_and_leave_notes_out(
             "phone": "5550100123",
             "birthday": "1970-01-02",
             "notes": None,
+            "favorite": False,
+            "labels": [],
         }
     ]
 
@@ -513,14 +531,14 @@ def test_an_import_with_nothing_valid_creates_nothing(client: TestClient, ann: H
         (
             b"name,phone\nAnn,123\n",
             "Not a vCard file, nor a CSV file whose header names the columns "
-            "first_name,last_name,email,phone,birthday,notes (notes may be left out), each once, "
-            "nor a CSV export of Google Contacts or Outlook",
+            "first_name,last_name,email,phone,birthday,notes,favorite,labels (notes, favorite and "
+            "labels may be left out), each once, nor a CSV export of Google Contacts or Outlook",
         ),
         (
             b"first_name,email,email,phone,birthday\n",
             "Not a vCard file, nor a CSV file whose header names the columns "
-            "first_name,last_name,email,phone,birthday,notes (notes may be left out), each once, "
-            "nor a CSV export of Google Contacts or Outlook",
+            "first_name,last_name,email,phone,birthday,notes,favorite,labels (notes, favorite and "
+            "labels may be left out), each once, nor a CSV export of Google Contacts or Outlook",
         ),
         (b"first_name,email,phone\n", "The CSV header lacks the columns last_name, birthday"),
         (
@@ -660,3 +678,80 @@ def test_other_requests_are_answered_while_a_big_import_runs(client: TestClient)
     # Reads go on beside the import: many of them, none waiting for the whole import.
     assert len(answered) >= 10
     assert max(seconds for _, seconds in answered) < imported["seconds"] / 2
+
+
+# --- Favourites and labels in files --------------------------------------------------------
+
+
+def test_an_export_writes_favorite_and_labels_in_both_formats(
+    client: TestClient, ann: Headers
+) -> None:
+    create_contact(client, ann, favorite=True, labels=["Work", "=Boss", "book club"])
+    create_contact(client, ann, first_name="Ann", email="ann@example.org")
+    assert export(client, ann, "csv") == EXPORT_HEADER + (
+        "Ann,Jones,ann@example.org,+1 555 010 0199,1990-05-17,,false,\r\n"
+        "Carol,Jones,carol@example.com,+1 555 010 0199,1990-05-17,,true,'=Boss;book club;Work\r\n"
+    )
+    cards = export(client, ann, "vcard")
+    assert "CATEGORIES:=Boss,book club,Work\r\nX-FAVORITE:TRUE\r\nEND:VCARD\r\n" in cards
+    assert cards.count("CATEGORIES") == 1
+    assert cards.count("X-FAVORITE") == 1
+
+
+def test_a_csv_import_reads_favorite_and_labels_in_any_column_order(
+    client: TestClient, ann: Headers
+) -> None:
+    create_contact(client, ann, email="old@example.org", labels=["Work"])
+    csv = (
+        "labels,email,favorite,birthday,phone,last_name,first_name\n"
+        "WORK; family ;;work,a@example.org,TRUE,1970-01-02,5550100123,Smith,Ann\n"
+        ",b@example.org,,1970-01-02,5550100123,Smith,Bob\n"
+        "x,c@example.org,maybe,1970-01-02,5550100123,Smith,Cleo\n"
+    )
+    report = import_file(client, ann, csv)
+    assert report["created"] == 2
+    assert [(error["item"], error["detail"]) for error in report["errors"]] == [
+        (3, "favorite: Input should be a valid boolean, unable to interpret input")
+    ]
+    mine = {item["email"]: item for item in book(client, ann)}
+    assert (mine["a@example.org"]["favorite"], mine["a@example.org"]["labels"]) == (
+        True,
+        ["family", "Work"],
+    )
+    assert (mine["b@example.org"]["favorite"], mine["b@example.org"]["labels"]) == (False, [])
+    labels = client.get("/api/labels", headers=ann).json()
+    assert [(label["name"], label["contacts"]) for label in labels] == [("family", 1), ("Work", 2)]
+
+
+def test_a_vcard_import_reads_categories_as_labels_and_x_favorite(
+    client: TestClient, ann: Headers
+) -> None:
+    card = (
+        "BEGIN:VCARD\r\nVERSION:3.0\r\nN:Smith;Ann;;;\r\nEMAIL:ann@example.org\r\n"
+        "TEL:5550100123\r\nBDAY:1970-01-02\r\nCATEGORIES:Work,Book\\, club\r\n"
+        "X-FAVORITE:TRUE\r\nEND:VCARD\r\n"
+    )
+    report = import_file(client, ann, card)
+    # A label may hold no ",": the card's second category is refused with the card.
+    assert report["created"] == 0
+    assert report["errors"][0]["detail"].startswith("labels.1:")
+    report = import_file(client, ann, card.replace("Book\\, club", "Book club"))
+    assert report == {"created": 1, "skipped": [], "errors": []}
+    [contact] = book(client, ann)
+    assert (contact["favorite"], contact["labels"]) == (True, ["Book club", "Work"])
+
+
+def test_an_import_of_labels_takes_a_few_statements_for_many_records(
+    client: TestClient, ann: Headers, sql_statements: list[str]
+) -> None:
+    rows = "".join(
+        f"P{n},Smith,p{n}@example.org,5550100123,1970-01-02,,false,Work;L{n % 50}\n"
+        for n in range(1000)
+    )
+    sql_statements.clear()
+    report = import_file(client, ann, EXPORT_HEADER + rows)
+    assert report["created"] == 1000
+    assert len(sql_statements) <= 12, len(sql_statements)
+    labels = client.get("/api/labels", headers=ann).json()
+    assert len(labels) == 51
+    assert {label["name"]: label["contacts"] for label in labels}["Work"] == 1000

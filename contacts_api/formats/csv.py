@@ -25,8 +25,13 @@ from contacts_api.formats.records import (
 )
 
 # The fields a file holds of each contact, in the order of the CSV header.
-CSV_COLUMNS = ("first_name", "last_name", "email", "phone", "birthday", "notes")
-REQUIRED_CSV_COLUMNS = CSV_COLUMNS[:-1]
+CSV_COLUMNS = (
+    "first_name", "last_name", "email", "phone", "birthday", "notes", "favorite", "labels",
+)  # fmt: skip
+# Files written before contacts had notes, favourites and labels lack their columns.
+REQUIRED_CSV_COLUMNS = CSV_COLUMNS[:5]
+# The labels of a contact in one cell: no label name holds a ";".
+LABEL_SEPARATOR = ";"
 
 # Spreadsheets run a cell that starts with one of these as a formula ("CSV injection"). An
 # export puts a ' before such a value, and before a value already made of 's and such a
@@ -42,7 +47,7 @@ def _csv_cell(value: str) -> str:
 
 
 def to_csv(contacts: Iterable[Any]) -> str:
-    """CSV with the header `first_name,last_name,email,phone,birthday,notes`."""
+    """CSV with the header `first_name,last_name,email,phone,birthday,notes,favorite,labels`."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(CSV_COLUMNS)
@@ -57,6 +62,8 @@ def to_csv(contacts: Iterable[Any]) -> str:
                 contact.phone,
                 contact.birthday.isoformat(),
                 "" if contact.notes is None else _csv_cell(contact.notes),
+                "true" if contact.favorite else "false",
+                _csv_cell(LABEL_SEPARATOR.join(contact.labels)),
             ]
         )
     return buffer.getvalue()
@@ -115,6 +122,11 @@ def _read_own_csv(rows: list[list[str]]) -> list[Record]:
             continue
         fields: dict[str, Any] = dict(zip(columns, map(_csv_value, row), strict=True))
         fields.setdefault("notes", None)
+        if not fields.get("favorite", "").strip():
+            fields["favorite"] = False
+        fields["labels"] = [
+            name.strip() for name in fields.get("labels", "").split(LABEL_SEPARATOR) if name.strip()
+        ]
         records.append(Record(item, fields=fields))
     return records
 
@@ -123,7 +135,7 @@ def _check_header(columns: list[str]) -> None:
     if len(set(columns)) != len(columns) or not set(columns) <= set(CSV_COLUMNS):
         raise NotAContactFile(
             "Not a vCard file, nor a CSV file whose header names the columns "
-            f"{','.join(CSV_COLUMNS)} (notes may be left out), each once, "
+            f"{','.join(CSV_COLUMNS)} (notes, favorite and labels may be left out), each once, "
             "nor a CSV export of Google Contacts or Outlook"
         )
     missing = [name for name in REQUIRED_CSV_COLUMNS if name not in columns]

@@ -51,7 +51,7 @@ class Sources(NamedTuple):
 
 
 # The order of a report's words: that of the fields of a contact.
-FIELDS = ("version", "name", "email", "phone", "birthday", "notes", "labels")
+FIELDS = ("version", "name", "email", "phone", "birthday", "notes", "favorite", "labels")
 
 
 @dataclass
@@ -64,6 +64,7 @@ class Draft:
     phone: str | None = None
     birthday: str | None = None  # YYYY-MM-DD
     notes: str | None = None
+    favorite: bool = False
     labels: list[str] = field(default_factory=list)
     # A field (one of FIELDS) whose value was found but cannot be used, and why.
     wrong: dict[str, str] = field(default_factory=dict)
@@ -103,7 +104,7 @@ def to_record(item: int, draft: Draft, sources: Sources) -> Record:
             "phone": phone,
             "birthday": draft.birthday,
             "notes": draft.notes or None,
-            # Ignored by ContactCreate until contacts have labels.
+            "favorite": draft.favorite,
             "labels": labels(draft.labels),
         },
     )

@@ -56,7 +56,8 @@ def _compound(fields: list[str]) -> str:
 
 
 def to_vcard(contacts: Iterable[Any]) -> str:
-    """vCard 4.0 (RFC 6350) with N, FN, EMAIL, TEL, BDAY and NOTE for each contact."""
+    """vCard 4.0 (RFC 6350) with N, FN, EMAIL, TEL, BDAY, NOTE, CATEGORIES (the labels) and
+    X-FAVORITE for each contact."""
     lines = []
     for contact in contacts:
         lines += [
@@ -71,6 +72,12 @@ def to_vcard(contacts: Iterable[Any]) -> str:
         ]
         if contact.notes is not None:
             lines.append(_content_line("NOTE", backslashEscape(contact.notes)))
+        if contact.labels:
+            # A list value: the names, each escaped, joined by "," (RFC 6350 §6.7.1).
+            categories = ",".join(backslashEscape(name) for name in contact.labels)
+            lines.append(_content_line("CATEGORIES", categories))
+        if contact.favorite:
+            lines.append("X-FAVORITE:TRUE\r\n")
         lines.append("END:VCARD\r\n")
     return "".join(lines)
 
@@ -134,6 +141,8 @@ KEPT = {
     "BDAY": ("birthday", "birthday"),
     "NOTE": ("notes", "note"),
     "CATEGORIES": ("labels", "categories"),
+    # No property of RFC 6350 says "favourite": this service writes X-FAVORITE:TRUE.
+    "X-FAVORITE": ("favorite", "favorite (X-FAVORITE)"),
 }
 # A line that starts like one of them but is no property: the card says that field is broken
 # instead of leaving it out without a word.
@@ -312,6 +321,9 @@ def _draft(properties: dict[str, list[Property]], wrong: dict[str, str]) -> Draf
     for _, value in properties.get("CATEGORIES", []):
         # vCard 2.1 has no escapes, and some of its writers separate categories with ";".
         draft.labels += re.split("[,;]", value) if versions == ["2.1"] else _list(value)
+    draft.favorite = any(
+        _text(value).strip().upper() == "TRUE" for _, value in properties.get("X-FAVORITE", [])
+    )
     return draft
 
 

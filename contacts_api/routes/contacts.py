@@ -1,4 +1,4 @@
-"""Contacts: create, read, update, delete, search, and upcoming birthdays."""
+"""Contacts: create, read, update, delete, search, upcoming birthdays, and the trash."""
 
 from calendar import isleap
 from datetime import date, timedelta
@@ -6,74 +6,180 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from pydantic import AfterValidator
-from sqlalchemy import ColumnElement, and_, case, func, literal, or_
+from sqlalchemy import ColumnElement, and_, case, func, literal, or_, update
 from sqlalchemy import select as sql_select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
-from sqlmodel import col, delete
+from sqlmodel import col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
-from starlette.convertors import Convertor, register_url_convertor
 
 from contacts_api.db import is_unique_violation
-from contacts_api.deps import UNKNOWN_TIME_ZONE, CurrentUser, OwnedContact, SessionDep, Today
-from contacts_api.docs import CONTACT_CONFLICT, INVALID_CONTACT, NOT_FOUND, UNAUTHORIZED, invalid
+from contacts_api.deps import (
+    UNKNOWN_TIME_ZONE,
+    CurrentUser,
+    IfMatch,
+    IfNoneMatch,
+    OwnedContact,
+    SessionDep,
+    Today,
+    TrashedContact,
+    if_match_holds,
+    if_none_match_holds,
+)
+from contacts_api.docs import (
+    CONTACT_CONFLICT,
+    INVALID_CONTACT,
+    NOT_FOUND,
+    UNAUTHORIZED,
+    Responses,
+    error,
+    invalid,
+)
 from contacts_api.models import (
     Contact,
     ContactBirthday,
     ContactCreate,
+    ContactLabel,
     ContactPage,
     ContactPublic,
     ContactUpdate,
+    Label,
+    TrashedContactPublic,
+    TrashPage,
     birthday_key,
+    etag,
+    label_key,
+    label_order,
     no_control_characters,
     utc_now,
 )
+from contacts_api.routes.labels import find_or_create_labels
 
-
-class IdConvertor(Convertor[int]):
-    """A path segment of 1 to 10 digits: other paths are no contact's (404, before parsing
-    a number of thousands of digits, which Python refuses)."""
-
-    regex = "[0-9]{1,10}"
-
-    def convert(self, value: str) -> int:
-        return int(value)
-
-    def to_string(self, value: int) -> str:
-        return str(value)
-
-
-register_url_convertor("id", IdConvertor())
-
-# What a ContactPublic is made of, for queries that read rows instead of entities.
+# What a ContactPublic is made of, for queries that read rows instead of entities (`labels`
+# is the correlated subquery of the models).
 PUBLIC_COLUMNS = [col(getattr(Contact, name)) for name in ContactPublic.model_fields]
+IN_THE_BOOK = col(Contact.deleted_at).is_(None)
+
+ETAG_HEADER = {
+    "ETag": {
+        "description": "The contact's current entity-tag, for `If-Match` and `If-None-Match`",
+        "schema": {"type": "string"},
+    }
+}
+PRECONDITION_FAILED = error(
+    412,
+    "`If-Match` does not hold the contact's current ETag: somebody changed it; nothing was changed",
+    "The contact changed since you read it",
+)
+NOT_MODIFIED: Responses = {
+    304: {"description": "`If-None-Match` holds the current ETag: your copy is current"}
+}
+RESTORE_CONFLICT = error(
+    409,
+    "A contact in your book has this contact's email now",
+    "A contact in your book has this email now",
+)
+TRASH_NOT_FOUND = error(404, "No such contact in your trash", "Contact not found in your trash")
+
+
+def with_etag(code: int, description: str) -> Responses:
+    return {code: {"description": description, "headers": ETAG_HEADER}}
+
 
 router = APIRouter(prefix="/contacts", tags=["contacts"], responses=UNAUTHORIZED)
 
 
-async def save(session: AsyncSession, contact: Contact) -> None:
-    """Commit `contact`; an email already in the owner's book is a 409."""
-    session.add(contact)
-    try:
-        await session.commit()
-    except IntegrityError as exc:
-        await session.rollback()
-        if not is_unique_violation(exc):
-            raise
-        raise HTTPException(
-            status.HTTP_409_CONFLICT, "You already have a contact with this email"
-        ) from None
-    except StaleDataError:
-        # The UPDATE found no row: a DELETE of the same contact committed in between.
-        await session.rollback()
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "Contact not found") from None
+def conflict() -> HTTPException:
+    return HTTPException(status.HTTP_409_CONFLICT, "You already have a contact with this email")
+
+
+def precondition_failed() -> HTTPException:
+    return HTTPException(
+        status.HTTP_412_PRECONDITION_FAILED, "The contact changed since you read it"
+    )
+
+
+def not_found() -> HTTPException:
+    return HTTPException(status.HTTP_404_NOT_FOUND, "Contact not found")
+
+
+async def give_labels(
+    session: AsyncSession, contact_id: int, labels: dict[str, tuple[int, str]]
+) -> list[str]:
+    """Make `labels` the contact's labels (replacing any it had); their names, in order."""
+    await session.exec(delete(ContactLabel).where(col(ContactLabel.contact_id) == contact_id))
+    if labels:
+        session.add_all(
+            ContactLabel(contact_id=contact_id, label_id=label_id)
+            for label_id, _ in labels.values()
+        )
+        await session.flush()
+    return sorted((name for _, name in labels.values()), key=label_order)
+
+
+async def write_contact(
+    session: AsyncSession,
+    contact: Contact,
+    changes: dict[str, Any],
+    labels: list[str] | None,
+    if_match: str | None,
+) -> Contact:
+    """Apply `changes` (and `labels`, unless None) to `contact`, and commit.
+
+    The UPDATE carries `WHERE version = <the version read>` (SQLAlchemy's version_id_col):
+    the database, not this function, decides which of two writers of one version wins. With
+    `If-Match` the loser gets 412; without it the write goes ahead on the newer version (or
+    404 when the contact went to the trash meanwhile).
+    """
+    contact_id = contact.id  # read now: a rollback expires the entity
+    for _ in range(5):
+        if if_match is not None and not if_match_holds(if_match, etag(contact)):
+            raise precondition_failed()
+        kept_labels = contact.labels
+        try:
+            # Labels first: see find_or_create_labels for the order of locks.
+            found = (
+                None
+                if labels is None
+                else await find_or_create_labels(session, contact.owner_id, labels)
+            )
+            contact.sqlmodel_update(changes)
+            contact.updated_at = utc_now()
+            session.add(contact)
+            await session.flush()
+            if found is not None:
+                kept_labels = await give_labels(session, contact_id, found)  # type: ignore[arg-type]
+            await session.commit()
+        except IntegrityError as exc:
+            await session.rollback()
+            if not is_unique_violation(exc):
+                raise
+            raise conflict() from None
+        except StaleDataError:
+            # Another write (or the trash) changed the row since it was read.
+            await session.rollback()
+            fresh = (
+                await session.exec(
+                    select(Contact)
+                    .where(col(Contact.id) == contact_id, IN_THE_BOOK)
+                    .execution_options(populate_existing=True)
+                )
+            ).first()
+            if fresh is None:
+                raise not_found() from None
+            contact = fresh
+            continue
+        set_committed_value(contact, "labels", kept_labels)
+        return contact
+    raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "The contact changes too often")
 
 
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=ContactPublic,
-    responses=CONTACT_CONFLICT | INVALID_CONTACT,
+    responses=with_etag(201, "The contact, created") | CONTACT_CONFLICT | INVALID_CONTACT,
 )
 async def create_contact(
     contact_in: ContactCreate,
@@ -83,10 +189,24 @@ async def create_contact(
     response: Response,
 ) -> Contact:
     """Add a contact to your address book."""
-    contact = Contact.model_validate(contact_in, update={"owner_id": user.id})
-    await save(session, contact)
+    contact = Contact.model_validate(
+        contact_in.model_dump(exclude={"labels"}), update={"owner_id": user.id}
+    )
+    try:
+        found = await find_or_create_labels(session, user.id, contact_in.labels)  # type: ignore[arg-type]
+        session.add(contact)
+        await session.flush()
+        names = await give_labels(session, contact.id, found)  # type: ignore[arg-type]
+        await session.commit()
+    except IntegrityError as exc:
+        await session.rollback()
+        if not is_unique_violation(exc):
+            raise
+        raise conflict() from None
+    set_committed_value(contact, "labels", names)
     # A path, not a URL built from the Host header, which the client chooses.
     response.headers["Location"] = request.url_for("read_contact", contact_id=contact.id).path
+    response.headers["ETag"] = etag(contact)
     return contact
 
 
@@ -124,11 +244,31 @@ async def read_contacts(
     first_name: Annotated[SearchText, Query(max_length=50)] = None,
     last_name: Annotated[SearchText, Query(max_length=50)] = None,
     email: Annotated[SearchText, Query(max_length=254)] = None,
+    label: Annotated[
+        SearchText,
+        Query(
+            max_length=200,
+            description="Only contacts with this label (its name, case aside).",
+            examples=["Family"],
+        ),
+    ] = None,
+    favorite: Annotated[
+        bool | None, Query(description="Only favourites (`true`) or only the others (`false`).")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
 ) -> ContactPage:
-    """List your contacts, optionally searched, a page at a time."""
-    matches = [col(Contact.owner_id) == user.id]
+    """List your contacts, optionally searched and filtered, a page at a time."""
+    matches = [col(Contact.owner_id) == user.id, IN_THE_BOOK]
+    if favorite is not None:
+        matches.append(col(Contact.favorite) == favorite)
+    if label and label.strip():
+        with_label = (
+            sql_select(col(ContactLabel.contact_id))
+            .join(Label, col(Label.id) == col(ContactLabel.label_id))
+            .where(col(Label.owner_id) == user.id, col(Label.name_key) == label_key(label))
+        )
+        matches.append(col(Contact.id).in_(with_label))
     for word in (q or "").split():
         matches.append(
             or_(
@@ -228,7 +368,7 @@ async def read_upcoming_birthdays(
     connection = await session.connection()
     rows = await connection.execute(
         sql_select(*PUBLIC_COLUMNS, sort_key)
-        .where(col(Contact.owner_id) == user.id, in_window)
+        .where(col(Contact.owner_id) == user.id, IN_THE_BOOK, in_window)
         .order_by(sort_key, col(Contact.last_name), col(Contact.first_name), col(Contact.id))
     )
     upcoming = []
@@ -243,50 +383,203 @@ async def read_upcoming_birthdays(
     return upcoming
 
 
-@router.get("/{contact_id:id}", response_model=ContactPublic, responses=NOT_FOUND)
-async def read_contact(contact: OwnedContact) -> Contact:
-    """One of your contacts."""
+# --- The trash: declared before `/{contact_id:id}`, like the other fixed paths --------------
+
+
+@router.get(
+    "/trash",
+    response_model=TrashPage,
+    responses=invalid(
+        "query", "limit", "less_than_equal", "Input should be less than or equal to 100", le=100
+    ),
+)
+async def read_trash(
+    user: CurrentUser,
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
+) -> TrashPage:
+    """The contacts in your trash, most recently deleted first, a page at a time."""
+    in_trash = [col(Contact.owner_id) == user.id, col(Contact.deleted_at).is_not(None)]
+    count = sql_select(func.count()).select_from(Contact).where(*in_trash)
+    rows = (
+        await session.exec(  # type: ignore[call-overload]
+            sql_select(*PUBLIC_COLUMNS, col(Contact.deleted_at), count.scalar_subquery())
+            .where(*in_trash)
+            .order_by(col(Contact.deleted_at).desc(), col(Contact.id).desc())
+            .limit(limit)
+            .offset(offset)
+        )
+    ).all()
+    fields = [*ContactPublic.model_fields, "deleted_at"]
+    if rows:
+        total = rows[0][-1]
+    elif offset == 0:
+        total = 0
+    else:
+        total = (await session.exec(count)).scalar_one()  # type: ignore[call-overload]
+    return TrashPage(
+        items=[
+            TrashedContactPublic(**dict(zip(fields, values, strict=True))) for *values, _ in rows
+        ],
+        total=total,
+        limit=limit,
+        offset=offset,
+    )
+
+
+@router.delete("/trash", status_code=status.HTTP_204_NO_CONTENT)
+async def empty_trash(user: CurrentUser, session: SessionDep) -> None:
+    """Delete every contact in your trash for good."""
+    await session.exec(
+        delete(Contact).where(
+            col(Contact.owner_id) == user.id, col(Contact.deleted_at).is_not(None)
+        )
+    )
+    await session.commit()
+
+
+@router.post(
+    "/trash/{contact_id:id}/restore",
+    response_model=ContactPublic,
+    responses=with_etag(200, "The contact, back in your book as it was")
+    | TRASH_NOT_FOUND
+    | RESTORE_CONFLICT,
+)
+async def restore_contact(
+    contact: TrashedContact, session: SessionDep, response: Response
+) -> Contact:
+    """Bring a contact back from the trash into your book, as it was."""
+    labels = contact.labels
+    contact.deleted_at = None
+    session.add(contact)
+    try:
+        # `WHERE version = ...`: of two restores (or a restore and a purge), one finds it.
+        await session.commit()
+    except IntegrityError as exc:
+        await session.rollback()
+        if not is_unique_violation(exc):
+            raise
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, "A contact in your book has this email now"
+        ) from None
+    except StaleDataError:
+        await session.rollback()
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "Contact not found in your trash") from None
+    set_committed_value(contact, "labels", labels)
+    response.headers["ETag"] = etag(contact)
+    return contact
+
+
+@router.delete(
+    "/trash/{contact_id:id}", status_code=status.HTTP_204_NO_CONTENT, responses=TRASH_NOT_FOUND
+)
+async def delete_contact_for_good(contact: TrashedContact, session: SessionDep) -> None:
+    """Delete a contact in your trash for good."""
+    deleted = await session.exec(
+        delete(Contact).where(col(Contact.id) == contact.id, col(Contact.deleted_at).is_not(None))
+    )
+    await session.commit()
+    if deleted.rowcount == 0:  # restored or deleted by a concurrent request
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "Contact not found in your trash")
+
+
+# --- One contact -------------------------------------------------------------------------
+
+
+@router.get(
+    "/{contact_id:id}",
+    response_model=ContactPublic,
+    responses=with_etag(200, "The contact") | NOT_MODIFIED | NOT_FOUND,
+)
+async def read_contact(
+    contact: OwnedContact, response: Response, if_none_match: IfNoneMatch = None
+) -> Any:
+    """One of your contacts, with its ETag; 304 if `If-None-Match` holds that ETag."""
+    tag = etag(contact)
+    if if_none_match is not None and if_none_match_holds(if_none_match, tag):
+        return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers={"ETag": tag})
+    response.headers["ETag"] = tag
     return contact
 
 
 @router.put(
     "/{contact_id:id}",
     response_model=ContactPublic,
-    responses=NOT_FOUND | CONTACT_CONFLICT | INVALID_CONTACT,
+    responses=with_etag(200, "The contact, replaced")
+    | NOT_FOUND
+    | CONTACT_CONFLICT
+    | PRECONDITION_FAILED
+    | INVALID_CONTACT,
 )
 async def replace_contact(
-    contact: OwnedContact, contact_in: ContactCreate, session: SessionDep
+    contact: OwnedContact,
+    contact_in: ContactCreate,
+    session: SessionDep,
+    response: Response,
+    if_match: IfMatch = None,
 ) -> Contact:
-    """Replace every field of a contact; an omitted `notes` becomes null."""
-    contact.sqlmodel_update(contact_in.model_dump())
-    contact.updated_at = utc_now()
-    await save(session, contact)
+    """Replace every field of a contact; an omitted `notes` becomes null, `favorite` false,
+    `labels` empty."""
+    changes = contact_in.model_dump(exclude={"labels"})
+    contact = await write_contact(session, contact, changes, contact_in.labels, if_match)
+    response.headers["ETag"] = etag(contact)
     return contact
 
 
 @router.patch(
     "/{contact_id:id}",
     response_model=ContactPublic,
-    responses=NOT_FOUND
+    responses=with_etag(200, "The contact, changed")
+    | NOT_FOUND
     | CONTACT_CONFLICT
+    | PRECONDITION_FAILED
     | invalid("body", "email", "value_error", "Value error, may be omitted but not null"),
 )
 async def update_contact(
-    contact: OwnedContact, contact_in: ContactUpdate, session: SessionDep
+    contact: OwnedContact,
+    contact_in: ContactUpdate,
+    session: SessionDep,
+    response: Response,
+    if_match: IfMatch = None,
 ) -> Contact:
     """Change only the fields you send."""
-    contact.sqlmodel_update(contact_in.model_dump(exclude_unset=True))
-    contact.updated_at = utc_now()
-    await save(session, contact)
+    changes = contact_in.model_dump(exclude_unset=True, exclude={"labels"})
+    labels = contact_in.labels if "labels" in contact_in.model_fields_set else None
+    contact = await write_contact(session, contact, changes, labels, if_match)
+    response.headers["ETag"] = etag(contact)
     return contact
 
 
-@router.delete("/{contact_id:id}", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_FOUND)
-async def delete_contact(contact: OwnedContact, session: SessionDep) -> None:
-    """Delete a contact."""
-    # A DELETE statement, not session.delete(): of two concurrent deletes, the one that
-    # finds no row left answers 404 instead of a second 204.
-    deleted = await session.exec(delete(Contact).where(col(Contact.id) == contact.id))
-    await session.commit()
-    if deleted.rowcount == 0:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "Contact not found")
+@router.delete(
+    "/{contact_id:id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=NOT_FOUND | PRECONDITION_FAILED,
+)
+async def delete_contact(
+    contact: OwnedContact, session: SessionDep, if_match: IfMatch = None
+) -> None:
+    """Move a contact to the trash (restore it from there, or it goes after
+    `TRASH_RETENTION_DAYS`)."""
+    if if_match is not None and not if_match_holds(if_match, etag(contact)):
+        raise precondition_failed()
+    # One UPDATE statement that checks its own conditions: of two concurrent deletes, the one
+    # that finds the contact gone answers 404; with `If-Match`, of two writers of one version
+    # the database lets exactly one through.
+    contact_id = contact.id  # read now: a rollback expires the entity
+    still_there = [col(Contact.id) == contact_id, IN_THE_BOOK]
+    if if_match is not None and if_match.strip() != "*":
+        still_there.append(col(Contact.version) == contact.version)
+    trashed = await session.exec(
+        update(Contact)
+        .where(*still_there)
+        .values(deleted_at=utc_now(), version=col(Contact.version) + 1)
+    )
+    if trashed.rowcount == 1:
+        await session.commit()
+        return
+    await session.rollback()
+    live = await session.exec(select(Contact.id).where(col(Contact.id) == contact_id, IN_THE_BOOK))
+    if live.first() is not None:
+        raise precondition_failed()
+    raise not_found()

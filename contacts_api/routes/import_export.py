@@ -1,4 +1,5 @@
-"""Contacts to and from files: vCard 4.0 and CSV export, vCard 3.0/4.0 and CSV import."""
+"""Contacts to and from files: vCard 4.0 and CSV export; vCard 2.1/3.0/4.0 and CSV import (this
+service's, Google Contacts' and Outlook's)."""
 
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
@@ -7,6 +8,7 @@ import anyio
 from fastapi import APIRouter, File, Query, Response, UploadFile
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
+from sqlalchemy import insert as sql_insert
 from sqlalchemy import select as sql_select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col
@@ -23,11 +25,14 @@ from contacts_api.formats import (
 from contacts_api.models import (
     Contact,
     ContactCreate,
+    ContactLabel,
     ImportReport,
     RefusedRecord,
     SkippedRecord,
+    label_key,
     utc_now,
 )
+from contacts_api.routes.labels import find_or_create_labels
 
 router = APIRouter(prefix="/contacts", tags=["import and export"], responses=UNAUTHORIZED)
 
@@ -40,11 +45,13 @@ INSERT: dict[str, Callable[..., postgresql.Insert | sqlite.Insert]] = {
 VCARD_EXAMPLE = (
     "BEGIN:VCARD\r\nVERSION:4.0\r\nN:Smith;Ann;;;\r\nFN:Ann Smith\r\n"
     "EMAIL:ann.smith@example.com\r\nTEL:+1 (555) 010-0199\r\nBDAY:19900415\r\n"
-    "NOTE:Met at PyCon\\; prefers email.\r\nEND:VCARD\r\n"
+    "NOTE:Met at PyCon\\; prefers email.\r\nCATEGORIES:Family,Work\r\nX-FAVORITE:TRUE\r\n"
+    "END:VCARD\r\n"
 )
 CSV_EXAMPLE = (
-    "first_name,last_name,email,phone,birthday,notes\r\n"
-    "Ann,Smith,ann.smith@example.com,+1 (555) 010-0199,1990-04-15,Met at PyCon; prefers email.\r\n"
+    "first_name,last_name,email,phone,birthday,notes,favorite,labels\r\n"
+    "Ann,Smith,ann.smith@example.com,+1 (555) 010-0199,1990-04-15,Met at PyCon; prefers email.,"
+    "true,Family;Work\r\n"
 )
 
 EXPORTED_FILE: Responses = {
@@ -88,7 +95,7 @@ async def export_contacts(
     contacts = (
         await session.exec(  # type: ignore[call-overload]
             sql_select(*(col(getattr(Contact, name)) for name in CSV_COLUMNS))
-            .where(col(Contact.owner_id) == user.id)
+            .where(col(Contact.owner_id) == user.id, col(Contact.deleted_at).is_(None))
             .order_by(col(Contact.last_name), col(Contact.first_name), col(Contact.id))
         )
     ).all()
@@ -136,7 +143,8 @@ async def import_contacts(
         UploadFile,
         # "binary": generated clients then send a file, not a text field.
         File(
-            description="A vCard (3.0 or 4.0) or CSV file, UTF-8.",
+            description="A vCard file (2.1, 3.0 or 4.0) or a CSV file (this service's, or the "
+            "export of Google Contacts or Outlook).",
             json_schema_extra={"format": "binary"},
         ),
     ],
@@ -158,6 +166,7 @@ async def import_contacts(
     skipped: list[SkippedRecord] = []
     first_item_of: dict[str, int] = {}
     rows: list[dict[str, Any]] = []
+    labels_of: dict[str, list[str]] = {}
     now = utc_now()
     for item, contact in valid:
         if contact.email in first_item_of:
@@ -165,8 +174,9 @@ async def import_contacts(
             skipped.append(SkippedRecord(item=item, reason=reason))
             continue
         first_item_of[contact.email] = item
+        labels_of[contact.email] = contact.labels
         rows.append(
-            contact.model_dump()
+            contact.model_dump(exclude={"labels"})
             | {
                 "owner_id": user.id,
                 "created_at": now,
@@ -176,18 +186,40 @@ async def import_contacts(
 
     created: set[str] = set()
     if rows:
+        # The labels first, in one query (none when the file has none), as every writer
+        # takes them: see find_or_create_labels.
+        found = await find_or_create_labels(
+            session,
+            user.id,  # type: ignore[arg-type]
+            (name for names in labels_of.values() for name in names),
+        )
         connection = await session.connection()
         # Batched by SQLAlchemy into multi-row INSERTs ("insertmanyvalues"): a few
         # statements for thousands of records. An email already in the book inserts nothing.
         statement = (
             INSERT[connection.dialect.name](Contact)
-            .on_conflict_do_nothing(index_elements=["owner_id", "email"])
-            .returning(col(Contact.email))
+            # The unique email index is partial (the book, not the trash): say which one.
+            .on_conflict_do_nothing(
+                index_elements=["owner_id", "email"], index_where=col(Contact.deleted_at).is_(None)
+            )
+            .returning(col(Contact.id), col(Contact.email))
         )
         # In email order: two imports that share emails then take their locks in the same
         # order, instead of each waiting for the other (a deadlock, seen in review).
         rows.sort(key=lambda row: str(row["email"]))
-        created = set((await connection.execute(statement, rows)).scalars())
+        ids = {email: id_ for id_, email in await connection.execute(statement, rows)}
+        pairs = {
+            (ids[email], found[label_key(name)][0])
+            for email, names in labels_of.items()
+            if email in ids
+            for name in names
+        }
+        if pairs:
+            await connection.execute(
+                sql_insert(ContactLabel),
+                [{"contact_id": contact, "label_id": label} for contact, label in sorted(pairs)],
+            )
+        created = set(ids)
         await session.commit()
     for item, contact in valid:
         if first_item_of[contact.email] == item and contact.email not in created:
