@@ -15,10 +15,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from contacts_api.config import get_settings
 from contacts_api.db import engine
 from contacts_api.errors import add_error_handlers
+from contacts_api.mail import outbox
 from contacts_api.middleware import BodySizeLimit, SecurityHeaders
 from contacts_api.models import ServiceStatus
 from contacts_api.observability import RequestId, configure_logging
-from contacts_api.routes import auth, contacts, import_export, labels
+from contacts_api.routes import auth, contacts, import_export, labels, pages, users
 from contacts_api.trash import purger
 
 settings = get_settings()
@@ -34,11 +35,15 @@ and your password. Every contact route then answers for your address book only.
 
 @asynccontextmanager
 async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    # Messages go out from the outbox's own tasks, after the answers that caused them.
+    started = await outbox.start()
     # The trash empties itself on its own schedule, no request needed (contacts_api/trash.py).
     purging = purger.start()
     yield
     if purging:
         await purger.stop()
+    if started:
+        await outbox.stop()
     # Close pooled connections on shutdown instead of leaving them to the server's timeout.
     await engine.dispose()
 
@@ -99,9 +104,11 @@ if settings.METRICS_ENABLED:
     ).expose(app, include_in_schema=False)
 
 app.include_router(auth.router, prefix="/api")
+app.include_router(users.router, prefix="/api")
 app.include_router(contacts.router, prefix="/api")
 app.include_router(import_export.router, prefix="/api")
 app.include_router(labels.router, prefix="/api")
+app.include_router(pages.router)
 
 
 def openapi_document() -> dict[str, Any]:

@@ -268,6 +268,54 @@ class PasswordChange(SQLModel):
     new_password: Password = Field(schema_extra={"examples": ["battery staple horse"]})
 
 
+# --- The account: changes, verification, recovery ---------------------------------------------
+
+
+# The PATCH /users/me body: a new name freely; a new email only with the current password.
+class UserUpdate(SQLModel):
+    model_config = {"json_schema_extra": {"examples": [{"full_name": "Ann Lee-Smith"}]}}
+
+    full_name: FullName | None = Field(default=None, max_length=100)
+    email: Email | None = Field(default=None, max_length=254)
+    current_password: str | None = None
+
+    @pydantic.model_validator(mode="after")
+    def _email_needs_the_password(self) -> "UserUpdate":
+        if self.email is not None and self.current_password is None:
+            raise ValueError("changing the email needs current_password")
+        return self
+
+
+# The DELETE /users/me body.
+class AccountDeletion(SQLModel):
+    current_password: str = Field(schema_extra={"examples": [EXAMPLE_PASSWORD]})
+
+
+# The token a message's link carries, for POST /auth/verify-email.
+class EmailToken(SQLModel):
+    token: str = Field(schema_extra={"examples": ["eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9..."]})
+
+
+# The forgot-password body.
+class PasswordForgotten(SQLModel):
+    # Any text: an address nobody has is answered like a registered one, so it need not be
+    # valid either (and a 422 for it would tell nothing, but cost a test of its own).
+    email: Annotated[str, AfterValidator(no_control_characters)] = Field(
+        max_length=320, schema_extra={"examples": ["ann@example.com"]}
+    )
+
+
+# The reset-password body.
+class PasswordReset(SQLModel):
+    token: str = Field(schema_extra={"examples": ["eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9..."]})
+    new_password: Password = Field(schema_extra={"examples": ["battery staple horse"]})
+
+
+# An answer that only says what happens next.
+class Message(SQLModel):
+    detail: str
+
+
 # --- Contacts --------------------------------------------------------------------------------
 
 

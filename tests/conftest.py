@@ -25,6 +25,7 @@ from sqlalchemy import URL, create_engine, make_url, text
 
 from tests.helpers import new_user
 from tests.pgcluster import can_start_cluster, free_port, start_cluster
+from tests.smtp import SmtpServer
 
 DEFAULT_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/"
 # One database per run, dropped after it: two runs on one server never meet.
@@ -90,15 +91,27 @@ def _prepare_database() -> tuple[str, Callable[[], None]]:
 
 
 _stop_database: Callable[[], None] = lambda: None  # noqa: E731
+# A real SMTP server in this process: every message the app sends during the run lands here,
+# the app's under test and those of the servers that tests start (they inherit SMTP_HOST).
+SMTP = SmtpServer()
 
 
 def pytest_configure() -> None:
     global _stop_database
     url, _stop_database = _prepare_database()
     os.environ["DATABASE_URL"] = url
+    SMTP.start()
+    os.environ |= {
+        "SMTP_HOST": SMTP.host,
+        "SMTP_PORT": str(SMTP.port),
+        "SMTP_SECURITY": "none",
+        "MAIL_FROM": "contacts_api <no-reply@contacts.test>",
+        "PUBLIC_URL": "http://contacts.test",
+    }
 
 
 def pytest_unconfigure() -> None:
+    SMTP.stop()
     _stop_database()
 
 
@@ -211,6 +224,26 @@ def flush(url: str) -> None:
         await Redis.from_url(url).flushdb()
 
     asyncio.run(flushdb())
+
+
+def wait_until_mail_is_sent() -> None:
+    """Wait for the app's outbox to deliver what earlier tests sent, so that no late message
+    lands in the next test's mailbox or log."""
+    from contacts_api.mail import outbox
+
+    deadline = time.monotonic() + 10
+    while not outbox.idle() and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+@pytest.fixture
+def mailbox(client: TestClient) -> Iterator[SmtpServer]:
+    """The test SMTP server, with no message yet; accepting, whatever a test set before."""
+    SMTP.accept()
+    wait_until_mail_is_sent()
+    SMTP.clear()
+    yield SMTP
+    SMTP.accept()
 
 
 @pytest.fixture
