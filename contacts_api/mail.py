@@ -71,8 +71,15 @@ def reset_mail(to: str, link: str) -> Mail:
     return Mail(to=to, subject="Reset your password", text=text, link=link)
 
 
-def notice_mail(to: str, what: str, when: datetime) -> Mail:
-    """A notice to the account's (earlier) address that `what` happened at `when`.
+RESET_ADVICE = (
+    "If it was not, someone else may be using your account: reset your password at once "
+    '("Forgot password"; a reset signs out every device) and tell whoever runs this service.'
+)
+
+
+def notice_mail(to: str, what: str, when: datetime, advice: str | None = None) -> Mail:
+    """A notice to the account's (earlier) address that `what` happened at `when`, with what
+    to do if it was not the owner (`advice`; by default: reset the password).
 
     A naive `when` is taken as UTC (SQLite gives timestamps back without a zone).
     """
@@ -80,9 +87,7 @@ def notice_mail(to: str, what: str, when: datetime) -> Mail:
     text = (
         "Hello,\n\n"
         f"{what} on {instant:%Y-%m-%d} at {instant:%H:%M} UTC.\n\n"
-        "If this was you, there is nothing to do. If it was not, someone else may be using "
-        'your account: reset your password at once ("Forgot password"; a reset signs out '
-        "every device) and tell whoever runs this service.\n"
+        f"If this was you, there is nothing to do. {advice or RESET_ADVICE}\n"
     )
     return Mail(to=to, subject=what, text=text)
 

@@ -209,6 +209,9 @@ class User(UserBase, table=True):
     password_hash: str = Field(max_length=255)
     # True once a message sent to `email` came back through its link (or a reset).
     email_verified: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+    # Counts the changes of `email`. The tokens of messages are bound to it, so that a token
+    # of an earlier address stays dead even when the account changes back to that address.
+    email_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     created_at: datetime = timestamp()
 
 
@@ -300,9 +303,11 @@ class EmailToken(SQLModel):
 class PasswordForgotten(SQLModel):
     # Any text: an address nobody has is answered like a registered one, so it need not be
     # valid either (and a 422 for it would tell nothing, but cost a test of its own).
-    email: Annotated[str, AfterValidator(no_control_characters)] = Field(
-        max_length=320, schema_extra={"examples": ["ann@example.com"]}
-    )
+    # Trimmed first, like every email: a pasted address with a trailing tab or line break is
+    # still that address.
+    email: Annotated[
+        str, StringConstraints(strip_whitespace=True), AfterValidator(no_control_characters)
+    ] = Field(max_length=320, schema_extra={"examples": ["ann@example.com"]})
 
 
 # The reset-password body.

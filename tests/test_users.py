@@ -1,12 +1,16 @@
 """The account: the profile, a new email, a new password, and deleting it all."""
 
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from tests.conftest import wait_until_mail_is_sent
-from tests.helpers import PASSWORD, bearer, create_contact, log_in, sign_up
+from tests.helpers import PASSWORD, assert_too_many, bearer, create_contact, log_in, sign_up
+from tests.served import served_app
 from tests.smtp import SmtpServer
 
 
@@ -112,3 +116,76 @@ def test_deleting_the_account_takes_everything_of_it_and_frees_the_email(
         }
     assert rows == {"users": 1, "contacts": 1, "auth_sessions": 1}  # Bob's
     assert sign_up(client, "ann@example.com")["email"] == "ann@example.com"
+
+
+def test_no_login_with_the_old_password_outlives_a_password_change() -> None:
+    # bcrypt at cost 10 (about 60 ms): logins that checked the old password are still hashing
+    # when the change commits, the window in which they used to open sessions after it.
+    env = {"BCRYPT_ROUNDS": "10", "DATABASE_URL": os.environ["DATABASE_URL"]}
+    with served_app(env) as server:
+        for round_number in range(4):
+            email = f"race{round_number}@example.com"
+            sign_up(server, email)
+            tokens = log_in(server, email)
+            change = {"current_password": PASSWORD, "new_password": "a brand new password"}
+            old = {"username": email, "password": PASSWORD}
+            with ThreadPoolExecutor(max_workers=11) as pool:
+                changing = pool.submit(
+                    server.put, "/api/users/me/password", headers=bearer(tokens), json=change
+                )
+                # Logins spread over the change's two hashes: some read the old hash before
+                # it commits and open their session after.
+                logins = []
+                for _ in range(10):
+                    logins.append(pool.submit(server.post, "/api/auth/token", data=old))
+                    time.sleep(0.02)
+                changed = changing.result()
+                answers = [login.result() for login in logins]
+            assert changed.status_code == 204
+            for answer in answers:
+                if answer.status_code == 200:
+                    response = server.get("/api/users/me", headers=bearer(answer.json()))
+                    assert response.status_code == 401, round_number
+
+
+def test_an_account_deleted_during_other_writes_never_gives_a_500() -> None:
+    # The PATCH and the password change wait for bcrypt while the DELETE commits; their UPDATE
+    # then finds no row (it used to be a StaleDataError, a 500).
+    env = {"BCRYPT_ROUNDS": "8", "DATABASE_URL": os.environ["DATABASE_URL"]}
+    with served_app(env) as server:
+        for round_number in range(4):
+            email = f"gone{round_number}@example.com"
+            sign_up(server, email)
+            headers = bearer(log_in(server, email))
+            writes = [
+                ("DELETE", "/api/users/me", {"current_password": PASSWORD}),
+                ("PATCH", "/api/users/me", {"full_name": "Zed"}),
+                ("PATCH", "/api/users/me", {"email": f"new{round_number}@example.com",
+                                            "current_password": PASSWORD}),
+                ("PUT", "/api/users/me/password", {"current_password": PASSWORD,
+                                                   "new_password": "a brand new password"}),
+            ]  # fmt: skip
+            with ThreadPoolExecutor(max_workers=4) as pool:
+                sent = [
+                    pool.submit(server.request, method, path, headers=headers, json=body)
+                    for method, path, body in writes
+                ]
+                answers = [answer.result() for answer in sent]
+            codes = [answer.status_code for answer in answers]
+            assert codes[0] == 204
+            assert set(codes[1:]) <= {200, 204, 401}, codes
+            assert server.get("/api/users/me", headers=headers).status_code == 401
+
+
+def test_email_changes_count_against_the_messages_each_address_may_get(
+    client: TestClient, mailbox: SmtpServer
+) -> None:
+    tokens = signed_up(client, mailbox, "ann@example.com")
+    started = time.monotonic()
+    # Back and forth: every change sends a message to both addresses.
+    for email in ("victim@example.com", "ann@example.com") * 2 + ("victim@example.com",):
+        assert patch_me(client, tokens, email=email, current_password=PASSWORD).status_code == 200
+    response = patch_me(client, tokens, email="ann@example.com", current_password=PASSWORD)
+    assert_too_many(response, 3600, started)
+    me = client.get("/api/users/me", headers=bearer(tokens)).json()
+    assert me["email"] == "victim@example.com"

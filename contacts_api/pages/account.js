@@ -3,6 +3,10 @@
 "use strict";
 
 const token = new URLSearchParams(window.location.search).get("token") || "";
+// The token is read: take it out of the address bar and the browser's history.
+if (token) {
+  window.history.replaceState(null, "", window.location.pathname);
+}
 
 function show(text, ok) {
   const outcome = document.getElementById("outcome");

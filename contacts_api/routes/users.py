@@ -2,10 +2,11 @@
 
 from fastapi import APIRouter, HTTPException, status
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import col, delete
 
 from contacts_api.db import is_unique_violation
-from contacts_api.deps import CurrentUser, SessionDep
+from contacts_api.deps import CurrentUser, SessionDep, unauthorized
 from contacts_api.docs import TOO_MANY_REQUESTS, UNAUTHORIZED, error, invalid
 from contacts_api.errors import AppError
 from contacts_api.models import (
@@ -16,7 +17,7 @@ from contacts_api.models import (
     UserPublic,
     UserUpdate,
 )
-from contacts_api.ratelimit import LOGIN_ATTEMPTS, enforce
+from contacts_api.ratelimit import EMAILS, LOGIN_ATTEMPTS, enforce
 from contacts_api.routes.auth import (
     TOO_SHORT_PASSWORD,
     revoke_sessions,
@@ -28,6 +29,19 @@ from contacts_api.security import hash_password, in_bcrypt_slot, verify_password
 router = APIRouter(prefix="/users", tags=["users"], responses=UNAUTHORIZED)
 
 WRONG_PASSWORD = error(400, "The current password is wrong", "Current password is incorrect")
+
+
+def account_gone() -> HTTPException:
+    # The UPDATE of the user found no row: the account was deleted while this request waited
+    # for bcrypt. Its sessions went with it, so this is what any later request gets too.
+    return unauthorized("Invalid or expired access token")
+
+
+# An email change is told to the old address, which can no longer reset the account's password.
+EMAIL_CHANGE_ADVICE = (
+    "If this was not you, someone who knows your password has taken the account over: tell "
+    "whoever runs this service, who can give it back to this address."
+)
 
 
 async def check_current_password(user: User, password: str) -> None:
@@ -61,7 +75,12 @@ async def update_current_user(body: UserUpdate, user: CurrentUser, session: Sess
     if body.email is not None and body.current_password is not None:
         await check_current_password(user, body.current_password)
         if body.email != old_email:
+            # A change sends a message to each address: counted like forgot-password's, so
+            # that switching back and forth cannot flood anybody's inbox.
+            await enforce(EMAILS, body.email)
+            await enforce(EMAILS, old_email)
             user.email, user.email_verified = body.email, False
+            user.email_version += 1  # every token sent to an earlier address is dead now
     user.sqlmodel_update(changes)
     session.add(user)
     try:
@@ -70,9 +89,15 @@ async def update_current_user(body: UserUpdate, user: CurrentUser, session: Sess
         if not is_unique_violation(exc):
             raise
         raise HTTPException(status.HTTP_409_CONFLICT, "Email already registered") from None
+    except StaleDataError:
+        raise account_gone() from None
     if user.email != old_email:
         send_verification(user)
-        send_notice(old_email, f"The email address of your account was changed to {user.email}")
+        send_notice(
+            old_email,
+            f"The email address of your account was changed to {user.email}",
+            advice=EMAIL_CHANGE_ADVICE,
+        )
     return user
 
 
@@ -107,5 +132,8 @@ async def change_password(body: PasswordChange, user: CurrentUser, session: Sess
     await check_current_password(user, body.current_password)
     user.password_hash = await in_bcrypt_slot(hash_password, body.new_password)
     session.add(user)
-    await revoke_sessions(session, col(AuthSession.user_id) == user.id)  # commits both
+    try:
+        await revoke_sessions(session, col(AuthSession.user_id) == user.id)  # commits both
+    except StaleDataError:
+        raise account_gone() from None
     send_notice(user.email, "Your password was changed")

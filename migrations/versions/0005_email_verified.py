@@ -1,6 +1,7 @@
-"""users.email_verified
+"""users.email_verified and users.email_version
 
-Every user signed up so far is unverified: nobody has followed a link yet.
+Every user signed up so far is unverified: nobody has followed a link yet. `email_version`
+counts the changes of the email; the tokens in messages are bound to it.
 
 Revision ID: 0005
 Revises: 0004
@@ -23,8 +24,12 @@ def upgrade() -> None:
         batch.add_column(
             sa.Column("email_verified", sa.Boolean(), server_default=sa.false(), nullable=False)
         )
+        batch.add_column(
+            sa.Column("email_version", sa.Integer(), server_default="0", nullable=False)
+        )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("users") as batch:
+        batch.drop_column("email_version")
         batch.drop_column("email_verified")
