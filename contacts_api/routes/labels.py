@@ -111,8 +111,10 @@ def labels_with_counts(owner_id: int, label_id: int | None = None) -> Any:
 
 
 async def read_label_counts(session: AsyncSession, owner_id: int, label_id: int) -> LabelPublic:
-    label_id, name, count = (await session.exec(labels_with_counts(owner_id, label_id))).one()
-    return LabelPublic(id=label_id, name=name, contacts=count)
+    row = (await session.exec(labels_with_counts(owner_id, label_id))).first()
+    if row is None:  # deleted by a concurrent request
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "Label not found")
+    return LabelPublic(id=row[0], name=row[1], contacts=row[2])
 
 
 @router.get("", response_model=list[LabelPublic])
@@ -185,8 +187,10 @@ async def rename_label(label: OwnedLabel, label_in: LabelIn, session: SessionDep
         await session.rollback()
         raise HTTPException(status.HTTP_404_NOT_FOUND, "Label not found") from None
     await bump_contacts_with(session, label.id)  # type: ignore[arg-type]
+    # Counted before the commit: a concurrent deletion may take the label right after it.
+    renamed = await read_label_counts(session, label.owner_id, label.id)  # type: ignore[arg-type]
     await session.commit()
-    return await read_label_counts(session, label.owner_id, label.id)  # type: ignore[arg-type]
+    return renamed
 
 
 @router.delete("/{label_id:id}", status_code=status.HTTP_204_NO_CONTENT, responses=LABEL_NOT_FOUND)
