@@ -17,6 +17,7 @@ def make_engine(url: str) -> AsyncEngine:
     if parsed.get_backend_name() == "sqlite":
         engine = create_async_engine(parsed, connect_args={"timeout": 15})
         event.listen(engine.sync_engine, "connect", _configure_sqlite)
+        event.listen(engine.sync_engine, "begin", _begin_immediately)
         return engine
     return create_async_engine(
         parsed,
@@ -41,12 +42,25 @@ def make_engine(url: str) -> AsyncEngine:
 
 
 def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
+    # The driver's own BEGIN (deferred, before the first write) is replaced by the one of
+    # `_begin_immediately`.
+    dbapi_connection.isolation_level = None
     # SQLite ignores ON DELETE CASCADE unless asked, per connection.
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
     # SQLite's own lower() folds ASCII only; search must find "Éva" with "éva" here too.
     dbapi_connection.create_function("lower", 1, _unicode_lower, deterministic=True)
+
+
+def _begin_immediately(connection: Any) -> None:
+    # SQLite locks no rows: FOR UPDATE and FOR SHARE are not even written. A transaction that
+    # writes takes the database's one write lock at BEGIN instead of at its first write, so
+    # that what it read stays true until it commits, as the row locks make it on PostgreSQL (a
+    # label deleted between a contact's read of it and its write was a foreign-key 500).
+    # Readers (autocommit) take no lock; writers wait their turn up to the 15 s timeout.
+    if connection.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _unicode_lower(value: Any) -> Any:

@@ -144,14 +144,8 @@ async def write_contact(
                 None if labels is None else await find_or_create_labels(session, owner_id, labels)
             )
             if locked:
-                if (await session.connection()).dialect.name == "sqlite":
-                    # SQLite locks no rows: a write takes the database's write lock, held
-                    # until the commit, so that nobody overtakes this writer again.
-                    await session.exec(
-                        update(Contact)
-                        .where(col(Contact.id) == contact_id)
-                        .values(version=col(Contact.version))
-                    )
+                # (SQLite writes no FOR UPDATE: there the transaction holds the database's
+                # write lock from its BEGIN, see db.py.)
                 fresh = (
                     await session.exec(
                         select(Contact)
