@@ -95,6 +95,8 @@ def test_every_operation_has_a_summary_a_description_and_a_readable_id(
         "read_label",
         "rename_label",
         "delete_label",
+        "read_verify_email_page",
+        "read_reset_password_page",
         "read_health",
         "read_readiness",
     ]

@@ -10,7 +10,9 @@ from importlib.resources import files
 from fastapi import APIRouter, HTTPException, status
 from fastapi.responses import HTMLResponse, Response
 
-router = APIRouter(include_in_schema=False)
+from contacts_api.docs import Responses
+
+router = APIRouter(tags=["pages"])
 
 PAGES = files("contacts_api") / "pages"
 # Script, style and requests to this server only; no inline code, no framing, no forms sent
@@ -31,19 +33,28 @@ def page(name: str) -> HTMLResponse:
     return HTMLResponse(TEXTS[name], headers={"Content-Security-Policy": PAGE_POLICY})
 
 
-@router.get("/verify-email")
+# In the docs too, so that a tester sees where the links of messages lead. The link's
+# `?token=` is read by the page's script, not by the server, so it is no parameter here.
+HTML_PAGE: Responses = {
+    200: {"description": "The page", "content": {"text/html": {"schema": {"type": "string"}}}}
+}
+
+
+@router.get("/verify-email", response_class=HTMLResponse, responses=HTML_PAGE)
 async def read_verify_email_page() -> HTMLResponse:
-    """The page of a verification message's link."""
+    """The page of a verification message's link (`?token=...`): confirm, and the email is
+    verified."""
     return page("verify-email.html")
 
 
-@router.get("/reset-password")
+@router.get("/reset-password", response_class=HTMLResponse, responses=HTML_PAGE)
 async def read_reset_password_page() -> HTMLResponse:
-    """The page of a reset message's link."""
+    """The page of a reset message's link (`?token=...`): type the new password twice, and it
+    is set."""
     return page("reset-password.html")
 
 
-@router.get("/account-pages/{name}")
+@router.get("/account-pages/{name}", include_in_schema=False)
 async def read_page_asset(name: str) -> Response:
     """The pages' script and style sheet."""
     if name not in ASSET_TYPES:
