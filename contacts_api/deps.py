@@ -9,13 +9,23 @@ from zoneinfo import ZoneInfo
 from fastapi import Depends, Header, HTTPException, Query, status
 from fastapi.security import OAuth2PasswordBearer
 from pydantic import AfterValidator
-from sqlalchemy import ColumnElement, and_, bindparam
+from sqlalchemy import ColumnElement, Executable, Row, and_, bindparam
+from sqlalchemy import select as sql_select
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.convertors import Convertor, register_url_convertor
 
 from contacts_api.db import get_session
-from contacts_api.models import MAX_ID, AuthSession, Contact, Label, User, utc_now
+from contacts_api.models import (
+    MAX_ID,
+    AuthSession,
+    Contact,
+    ContactPublic,
+    Label,
+    User,
+    utc_now,
+)
 from contacts_api.security import InvalidToken, read_token
 
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
@@ -96,6 +106,20 @@ OWNED_CONTACT = (
         _session_is_open(),
     )
 )
+# What a ContactPublic is made of, for queries that read rows instead of entities (`labels`
+# is the correlated subquery of the models).
+PUBLIC_COLUMNS = [col(getattr(Contact, name)) for name in ContactPublic.model_fields]
+# GET of one contact: the same query, as a row of the public columns and the version (for the
+# ETag) on the session's connection: no entity, no identity map, no ORM compilation.
+OWNED_CONTACT_ROW = (
+    sql_select(*PUBLIC_COLUMNS, col(Contact.version))
+    .join(AuthSession, col(AuthSession.user_id) == col(Contact.owner_id))
+    .where(
+        col(Contact.id) == bindparam("contact_id"),
+        col(Contact.deleted_at).is_(None),
+        _session_is_open(),
+    )
+)
 # The trash's own routes find a contact there, and only there.
 TRASHED_CONTACT = (
     select(Contact)
@@ -117,10 +141,39 @@ def session_parameters(claims: dict[str, Any]) -> dict[str, Any]:
     return {"session_id": claims["sid"], "user_id": int(claims["sub"]), "now": utc_now()}
 
 
+async def first_statement(
+    session: AsyncSession,
+    statement: Executable,
+    params: dict[str, Any],
+    *,
+    on_connection: bool = False,
+) -> Any:
+    """The result of the request's first statement, run once more if the pooled connection it
+    got was dead (the database restarted since it was last used).
+
+    The pool does not ping a connection before handing it out (see db.py); SQLAlchemy
+    recognises the disconnect, invalidates the connection and every one pooled before it, so
+    the second attempt runs on a new connection. Nothing was read or written before, so the
+    retry is safe for writes too; a database that is still down fails it as well: a 503.
+    """
+    for attempt in (1, 2):
+        try:
+            if on_connection:  # a Core statement, rows out
+                return await (await session.connection()).execute(statement, params)
+            return await session.exec(statement, params=params)  # type: ignore[call-overload]
+        except DBAPIError as exc:
+            if attempt == 2 or not exc.connection_invalidated:
+                raise
+            await session.rollback()
+    raise AssertionError("not reached")
+
+
 async def get_current_user(session: SessionDep, claims: TokenClaims) -> User:
     """The user of a valid access token whose session has not been revoked."""
     # Checking the session on every request is what makes logout end access tokens at once.
-    user = (await session.exec(CURRENT_USER, params=session_parameters(claims))).first()
+    user: User | None = (
+        await first_statement(session, CURRENT_USER, session_parameters(claims))
+    ).first()
     if user is None:
         raise unauthorized("Invalid or expired access token")
     return user
@@ -131,11 +184,11 @@ CurrentUser = Annotated[User, Depends(get_current_user)]
 
 async def get_owned_contact(contact_id: int, claims: TokenClaims, session: SessionDep) -> Contact:
     """The contact `contact_id` if it is the user's; anybody else's does not exist (404)."""
-    contact = None
+    contact: Contact | None = None
     # Ids beyond the column's range cannot exist; asking the database would be an error.
     if 1 <= contact_id <= MAX_ID:
         parameters = session_parameters(claims) | {"contact_id": contact_id}
-        contact = (await session.exec(OWNED_CONTACT, params=parameters)).first()
+        contact = (await first_statement(session, OWNED_CONTACT, parameters)).first()
     if contact is None:
         await get_current_user(session, claims)  # a closed session is a 401, not a 404
         raise HTTPException(status.HTTP_404_NOT_FOUND, "Contact not found")
@@ -145,12 +198,31 @@ async def get_owned_contact(contact_id: int, claims: TokenClaims, session: Sessi
 OwnedContact = Annotated[Contact, Depends(get_owned_contact)]
 
 
-async def get_trashed_contact(contact_id: int, claims: TokenClaims, session: SessionDep) -> Contact:
-    """The contact `contact_id` if it is in the user's trash; else 404."""
-    contact = None
+async def get_owned_contact_row(
+    contact_id: int, claims: TokenClaims, session: SessionDep
+) -> Row[Any]:
+    """The same rule as `get_owned_contact`, for GET: the contact's public columns and version
+    as a row, not an entity."""
+    row: Row[Any] | None = None
     if 1 <= contact_id <= MAX_ID:
         parameters = session_parameters(claims) | {"contact_id": contact_id}
-        contact = (await session.exec(TRASHED_CONTACT, params=parameters)).first()
+        result = await first_statement(session, OWNED_CONTACT_ROW, parameters, on_connection=True)
+        row = result.first()
+    if row is None:
+        await get_current_user(session, claims)  # a closed session is a 401, not a 404
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "Contact not found")
+    return row
+
+
+OwnedContactRow = Annotated[Row[Any], Depends(get_owned_contact_row)]
+
+
+async def get_trashed_contact(contact_id: int, claims: TokenClaims, session: SessionDep) -> Contact:
+    """The contact `contact_id` if it is in the user's trash; else 404."""
+    contact: Contact | None = None
+    if 1 <= contact_id <= MAX_ID:
+        parameters = session_parameters(claims) | {"contact_id": contact_id}
+        contact = (await first_statement(session, TRASHED_CONTACT, parameters)).first()
     if contact is None:
         await get_current_user(session, claims)
         raise HTTPException(status.HTTP_404_NOT_FOUND, "Contact not found in your trash")
@@ -162,10 +234,10 @@ TrashedContact = Annotated[Contact, Depends(get_trashed_contact)]
 
 async def get_owned_label(label_id: int, claims: TokenClaims, session: SessionDep) -> Label:
     """The label `label_id` if it is the user's; anybody else's does not exist (404)."""
-    label = None
+    label: Label | None = None
     if 1 <= label_id <= MAX_ID:
         parameters = session_parameters(claims) | {"label_id": label_id}
-        label = (await session.exec(OWNED_LABEL, params=parameters)).first()
+        label = (await first_statement(session, OWNED_LABEL, parameters)).first()
     if label is None:
         await get_current_user(session, claims)
         raise HTTPException(status.HTTP_404_NOT_FOUND, "Label not found")

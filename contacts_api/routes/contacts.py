@@ -16,11 +16,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from contacts_api.db import is_unique_violation
 from contacts_api.deps import (
+    PUBLIC_COLUMNS,
     UNKNOWN_TIME_ZONE,
     CurrentUser,
     IfMatch,
     IfNoneMatch,
     OwnedContact,
+    OwnedContactRow,
     SessionDep,
     Today,
     TrashedContact,
@@ -56,9 +58,6 @@ from contacts_api.models import (
 )
 from contacts_api.routes.labels import find_or_create_labels
 
-# What a ContactPublic is made of, for queries that read rows instead of entities (`labels`
-# is the correlated subquery of the models).
-PUBLIC_COLUMNS = [col(getattr(Contact, name)) for name in ContactPublic.model_fields]
 IN_THE_BOOK = col(Contact.deleted_at).is_(None)
 
 ETAG_HEADER = {
@@ -500,15 +499,16 @@ async def delete_contact_for_good(contact: TrashedContact, session: SessionDep) 
     response_model=ContactPublic,
     responses=with_etag(200, "The contact") | NOT_MODIFIED | NOT_FOUND,
 )
-async def read_contact(
-    contact: OwnedContact, response: Response, if_none_match: IfNoneMatch = None
-) -> Any:
+async def read_contact(contact: OwnedContactRow, if_none_match: IfNoneMatch = None) -> Response:
     """One of your contacts, with its ETag; 304 if `If-None-Match` holds that ETag."""
     tag = etag(contact)
     if if_none_match is not None and if_none_match_holds(if_none_match, tag):
         return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers={"ETag": tag})
-    response.headers["ETag"] = tag
-    return contact
+    # The row straight into the public model, written out here: FastAPI's response
+    # validation and serialisation of a returned model cost 4 % of GET one's req/s (1,046 ->
+    # 1,086 in one run). `response_model` above still documents the shape.
+    public = ContactPublic(**dict(zip(ContactPublic.model_fields, contact, strict=False)))
+    return Response(public.model_dump_json(), media_type="application/json", headers={"ETag": tag})
 
 
 @router.put(
