@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import contact_data, new_user
+from tests.helpers import PASSWORD, contact_data, new_user
 from tests.pgcluster import can_start_cluster, start_cluster
 from tests.served import migrate, served_app
 from tests.untested import NO_PG_CTL
@@ -47,6 +47,41 @@ def test_requests_get_a_prompt_503_while_the_database_is_down_and_recover_after(
         codes = [client.get("/api/contacts", headers=headers).status_code for _ in range(20)]
         assert codes == [200] * 20
         assert client.get("/health/ready").json() == {"status": "ok"}
+
+
+def test_a_restart_between_two_requests_costs_no_request_a_503(
+    cluster: tuple[str, Any],
+) -> None:
+    # The pool pings no connection before a request (db.py): after a restart that no request
+    # saw, the first statement of each meets a dead pooled connection and runs once more on a
+    # new one (deps.first_statement, and the login's lookup).
+    database_url, executor = cluster
+    with served_app({"DATABASE_URL": database_url}) as client:
+        headers = new_user(client, "ann@example.com")
+        contact = client.post("/api/contacts", headers=headers, json=contact_data()).json()
+        for _ in range(3):  # a few pooled connections, all to be killed
+            assert client.get("/api/contacts", headers=headers).status_code == 200
+        executor.stop()
+        executor.start()
+        requests = [
+            ("GET", f"/api/contacts/{contact['id']}", None),
+            ("GET", "/api/contacts", None),
+            ("GET", "/api/users/me", None),
+            ("PATCH", f"/api/contacts/{contact['id']}", {"notes": "after the restart"}),
+        ]
+        codes = [
+            client.request(method, path, headers=headers, json=body).status_code
+            for method, path, body in requests
+        ]
+        assert codes == [200, 200, 200, 200]
+        login = {"username": "ann@example.com", "password": PASSWORD}
+        executor.stop()
+        executor.start()
+        assert client.post("/api/auth/token", data=login).status_code == 200
+        executor.stop()
+        executor.start()
+        signup = {"email": "bob@example.com", "password": PASSWORD}
+        assert client.post("/api/auth/signup", json=signup).status_code == 201
 
 
 def test_no_acknowledged_contact_is_lost_when_the_database_restarts(
