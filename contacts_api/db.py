@@ -1,9 +1,10 @@
 """The async database engine and the per-request session."""
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import Request
+from fastapi import HTTPException, Request, status
 from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
@@ -91,6 +92,20 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     factory = ReadSessionFactory if request.method in ("GET", "HEAD") else SessionFactory
     async with factory() as session:
         yield session
+
+
+@asynccontextmanager
+async def unique_or_409(session: AsyncSession, detail: str) -> AsyncIterator[None]:
+    """Run the block, which writes and commits: a broken UNIQUE constraint in it rolls the
+    session back and answers 409 with `detail`. Committed inside the route, where this can
+    still happen; any other IntegrityError is a bug and stays one."""
+    try:
+        yield
+    except IntegrityError as exc:
+        await session.rollback()
+        if not is_unique_violation(exc):
+            raise
+        raise HTTPException(status.HTTP_409_CONFLICT, detail) from None
 
 
 def is_unique_violation(exc: IntegrityError) -> bool:

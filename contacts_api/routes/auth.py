@@ -9,12 +9,11 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import ColumnElement, bindparam, literal, or_
 from sqlalchemy import insert as sql_insert
 from sqlalchemy import select as sql_select
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, delete, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from contacts_api.config import get_settings
-from contacts_api.db import is_unique_violation
+from contacts_api.db import unique_or_409
 from contacts_api.deps import CurrentUser, SessionDep, first_statement, unauthorized
 from contacts_api.docs import TOO_MANY_REQUESTS, UNAUTHORIZED, error, invalid
 from contacts_api.errors import AppError
@@ -97,12 +96,8 @@ async def create_user(user_in: UserCreate, session: SessionDep) -> User:
     password_hash = await in_bcrypt_slot(hash_password, user_in.password)
     user = User.model_validate(user_in, update={"password_hash": password_hash})
     session.add(user)
-    try:
+    async with unique_or_409(session, "Email already registered"):  # a signup just before
         await session.commit()
-    except IntegrityError as exc:
-        if not is_unique_violation(exc):
-            raise
-        raise HTTPException(status.HTTP_409_CONFLICT, "Email already registered") from None
     send_verification(user)
     return user
 

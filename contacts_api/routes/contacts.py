@@ -14,7 +14,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from contacts_api.db import is_unique_violation
+from contacts_api.db import is_unique_violation, unique_or_409
 from contacts_api.deps import (
     PUBLIC_COLUMNS,
     UNKNOWN_TIME_ZONE,
@@ -89,8 +89,11 @@ def with_etag(code: int, description: str) -> Responses:
 router = APIRouter(prefix="/contacts", tags=["contacts"], responses=UNAUTHORIZED)
 
 
+EMAIL_TAKEN = "You already have a contact with this email"
+
+
 def conflict() -> HTTPException:
-    return HTTPException(status.HTTP_409_CONFLICT, "You already have a contact with this email")
+    return HTTPException(status.HTTP_409_CONFLICT, EMAIL_TAKEN)
 
 
 def precondition_failed() -> HTTPException:
@@ -199,17 +202,12 @@ async def create_contact(
     contact = Contact.model_validate(
         contact_in.model_dump(exclude={"labels"}), update={"owner_id": user.id}
     )
-    try:
+    async with unique_or_409(session, EMAIL_TAKEN):
         found = await find_or_create_labels(session, user.id, contact_in.labels)  # type: ignore[arg-type]
         session.add(contact)
         await session.flush()
         names = await give_labels(session, contact.id, found)  # type: ignore[arg-type]
         await session.commit()
-    except IntegrityError as exc:
-        await session.rollback()
-        if not is_unique_violation(exc):
-            raise
-        raise conflict() from None
     set_committed_value(contact, "labels", names)
     # A path, not a URL built from the Host header, which the client chooses.
     response.headers["Location"] = request.url_for("read_contact", contact_id=contact.id).path
@@ -462,14 +460,8 @@ async def restore_contact(
     session.add(contact)
     try:
         # `WHERE version = ...`: of two restores (or a restore and a purge), one finds it.
-        await session.commit()
-    except IntegrityError as exc:
-        await session.rollback()
-        if not is_unique_violation(exc):
-            raise
-        raise HTTPException(
-            status.HTTP_409_CONFLICT, "A contact in your book has this email now"
-        ) from None
+        async with unique_or_409(session, "A contact in your book has this email now"):
+            await session.commit()
     except StaleDataError:
         await session.rollback()
         raise HTTPException(status.HTTP_404_NOT_FOUND, "Contact not found in your trash") from None

@@ -7,12 +7,11 @@ from fastapi import APIRouter, HTTPException, Request, Response, status
 from sqlalchemy import and_, func, update
 from sqlalchemy import select as sql_select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from contacts_api.db import is_unique_violation
+from contacts_api.db import unique_or_409
 from contacts_api.deps import CurrentUser, OwnedLabel, SessionDep
 from contacts_api.docs import UNAUTHORIZED, error, invalid
 from contacts_api.models import (
@@ -25,13 +24,15 @@ from contacts_api.models import (
     label_order,
 )
 
+LABEL_TAKEN = "You already have a label with this name"
+
 router = APIRouter(prefix="/labels", tags=["labels"], responses=UNAUTHORIZED)
 
 LABEL_NOT_FOUND = error(404, "No such label of yours", "Label not found")
 LABEL_CONFLICT = error(
     409,
     "You have a label with this name (names match case-insensitively)",
-    "You already have a label with this name",
+    LABEL_TAKEN,
 )
 INVALID_LABEL = invalid("body", "name", "value_error", "Value error, must not contain ',' or ';'")
 
@@ -134,15 +135,8 @@ async def read_label(label: OwnedLabel, session: SessionDep) -> LabelPublic:
 
 async def save_label(session: AsyncSession, label: Label) -> None:
     session.add(label)
-    try:
+    async with unique_or_409(session, LABEL_TAKEN):
         await session.commit()
-    except IntegrityError as exc:
-        await session.rollback()
-        if not is_unique_violation(exc):
-            raise
-        raise HTTPException(
-            status.HTTP_409_CONFLICT, "You already have a label with this name"
-        ) from None
 
 
 @router.post(
@@ -175,14 +169,8 @@ async def rename_label(label: OwnedLabel, label_in: LabelIn, session: SessionDep
     try:
         # The label's UPDATE first (it waits for writers that hold the label), then the
         # contacts': a contact that one of them just gave the label gets its new ETag too.
-        await session.flush()
-    except IntegrityError as exc:
-        await session.rollback()
-        if not is_unique_violation(exc):
-            raise
-        raise HTTPException(
-            status.HTTP_409_CONFLICT, "You already have a label with this name"
-        ) from None
+        async with unique_or_409(session, LABEL_TAKEN):
+            await session.flush()
     except StaleDataError:  # deleted by a concurrent request
         await session.rollback()
         raise HTTPException(status.HTTP_404_NOT_FOUND, "Label not found") from None

@@ -1,11 +1,10 @@
 """The account of the signed-in user: read it, change the name, email or password, delete it."""
 
 from fastapi import APIRouter, HTTPException, status
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import col, delete
 
-from contacts_api.db import is_unique_violation
+from contacts_api.db import unique_or_409
 from contacts_api.deps import CurrentUser, SessionDep, unauthorized
 from contacts_api.docs import TOO_MANY_REQUESTS, UNAUTHORIZED, error, invalid
 from contacts_api.errors import AppError
@@ -84,11 +83,8 @@ async def update_current_user(body: UserUpdate, user: CurrentUser, session: Sess
     user.sqlmodel_update(changes)
     session.add(user)
     try:
-        await session.commit()
-    except IntegrityError as exc:
-        if not is_unique_violation(exc):
-            raise
-        raise HTTPException(status.HTTP_409_CONFLICT, "Email already registered") from None
+        async with unique_or_409(session, "Email already registered"):
+            await session.commit()
     except StaleDataError:
         raise account_gone() from None
     if user.email != old_email:
