@@ -4,7 +4,9 @@ They take any HTTP client: the in-process TestClient or one of a served app.
 """
 
 import math
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx2 as httpx
@@ -59,3 +61,17 @@ def assert_too_many(response: Any, window_seconds: int, burst_started: float) ->
     assert response.json() == {"detail": "Too many requests; try again later"}
     elapsed = math.ceil(time.monotonic() - burst_started)
     assert window_seconds - elapsed - 1 <= int(response.headers["retry-after"]) <= window_seconds
+
+
+def race(client: Any, calls: list[tuple[str, str, dict[str, str], Any]]) -> list[int]:
+    """Send the requests (method, url, headers, JSON body) at once: every thread waits at a
+    barrier, then sends. Their status codes, in the order given."""
+    barrier = threading.Barrier(len(calls))
+
+    def call(method: str, url: str, headers: dict[str, str], body: Any) -> int:
+        barrier.wait()
+        return int(client.request(method, url, headers=headers, json=body).status_code)
+
+    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
+        futures = [pool.submit(call, *arguments) for arguments in calls]
+        return [future.result() for future in futures]

@@ -21,7 +21,9 @@ from tests.untested import CHROMIUM, NO_CHROMIUM
 if CHROMIUM is None:
     pytest.skip(NO_CHROMIUM, allow_module_level=True)
 
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
+
+from tests.browser import chromium_page
 
 
 @pytest.fixture
@@ -35,21 +37,11 @@ def server(client: TestClient) -> Iterator[Any]:
 
 @pytest.fixture
 def page(server: Any) -> Iterator[Page]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM)
-        page = browser.new_page()
-        problems: list[str] = []
-        page.on("pageerror", lambda error: problems.append(str(error)))
-        # What the pages' Content-Security-Policy refuses shows up as a console error.
-        page.on(
-            "console",
-            lambda message: problems.append(message.text) if message.type == "error" else None,
-        )
+    with chromium_page() as (page, problems):
         yield page
-        browser.close()
-        # A link used twice is answered 400 on purpose, which Chromium logs as well.
-        refused_token = "the server responded with a status of 400 (Bad Request)"
-        assert [problem for problem in problems if refused_token not in problem] == []
+    # A link used twice is answered 400 on purpose, which Chromium logs as well.
+    refused_token = "the server responded with a status of 400 (Bad Request)"
+    assert [problem for problem in problems if refused_token not in problem] == []
 
 
 def test_a_person_verifies_their_email_from_the_message(

@@ -3,15 +3,13 @@ and of two writers with one ETag exactly one wins, as the database decides."""
 
 import asyncio
 import re
-import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.helpers import contact_data, create_contact
+from tests.helpers import contact_data, create_contact, race
 
 Headers = dict[str, str]
 STRONG_TAG = re.compile(r'"[^"]*"')
@@ -212,17 +210,6 @@ def test_the_openapi_document_declares_the_headers(client: TestClient) -> None:
 
 
 # --- Two writers with one ETag ----------------------------------------------------------------
-
-
-def race(client: TestClient, calls: list[tuple[str, str, Headers, Any]]) -> list[int]:
-    barrier = threading.Barrier(len(calls))
-
-    def call(method: str, url: str, headers: Headers, body: Any) -> int:
-        barrier.wait()
-        return client.request(method, url, headers=headers, json=body).status_code
-
-    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
-        return [future.result() for future in [pool.submit(call, *c) for c in calls]]
 
 
 @pytest.fixture

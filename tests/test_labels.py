@@ -1,13 +1,11 @@
 """Favourites and labels: on contacts, the label routes with counts, the filters, ownership."""
 
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.helpers import contact_data, create_contact
+from tests.helpers import contact_data, create_contact, race
 
 Headers = dict[str, str]
 
@@ -338,17 +336,6 @@ def test_a_page_of_20_labelled_contacts_takes_no_more_queries_than_one_contact(
     sql_statements.clear()
     client.get(f"/api/contacts/{page['items'][0]['id']}", headers=ann)
     assert len(sql_statements) == 1  # the session, the contact and its labels in one query
-
-
-def race(client: TestClient, calls: list[tuple[str, str, Headers, Any]]) -> list[int]:
-    barrier = threading.Barrier(len(calls))
-
-    def call(method: str, url: str, headers: Headers, body: Any) -> int:
-        barrier.wait()
-        return client.request(method, url, headers=headers, json=body).status_code
-
-    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
-        return [future.result() for future in [pool.submit(call, *c) for c in calls]]
 
 
 def test_concurrent_contacts_with_one_new_label_make_one_label(

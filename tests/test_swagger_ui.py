@@ -18,7 +18,9 @@ from tests.untested import CHROMIUM, NO_CHROMIUM
 if CHROMIUM is None:
     pytest.skip(NO_CHROMIUM, allow_module_level=True)
 
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
+
+from tests.browser import chromium_page
 
 
 @pytest.fixture
@@ -30,21 +32,11 @@ def server(client: TestClient) -> Iterator[Any]:
 
 @pytest.fixture
 def page(server: Any) -> Iterator[Page]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM)
-        page = browser.new_page(base_url=str(server.base_url))
-        problems: list[str] = []
-        page.on("pageerror", lambda error: problems.append(str(error)))
-        # A script or style the page's Content-Security-Policy refuses shows up here.
-        page.on(
-            "console",
-            lambda message: problems.append(message.text) if message.type == "error" else None,
-        )
+    with chromium_page(str(server.base_url)) as (page, problems):
         yield page
-        browser.close()
-        # ReDoc shows its maker's logo from their CDN; the policy refuses it, and the page
-        # works without it. Nothing else may be refused.
-        assert [problem for problem in problems if REDOC_LOGO not in problem] == []
+    # ReDoc shows its maker's logo from their CDN; the policy refuses it, and the page
+    # works without it. Nothing else may be refused.
+    assert [problem for problem in problems if REDOC_LOGO not in problem] == []
 
 
 REDOC_LOGO = "Loading the image 'https://cdn.redoc.ly/redoc/logo-mini.svg'"

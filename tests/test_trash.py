@@ -1,8 +1,6 @@
 """The trash: delete, list, restore, delete for good, empty, and the purge that needs no request."""
 
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -10,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
-from tests.helpers import contact_data, create_contact
+from tests.helpers import contact_data, create_contact, race
 
 Headers = dict[str, str]
 
@@ -224,19 +222,6 @@ def test_every_trash_and_label_route_needs_a_token(
     response = client.request(method, path, json={"name": "Work"})
     assert response.status_code == 401
     assert response.headers["www-authenticate"] == "Bearer"
-
-
-def race(client: TestClient, calls: list[tuple[str, str, Headers, Any]]) -> list[int]:
-    """Send the requests at once; their status codes, in the order given."""
-    barrier = threading.Barrier(len(calls))
-
-    def call(method: str, url: str, headers: Headers, body: Any) -> int:
-        barrier.wait()
-        return client.request(method, url, headers=headers, json=body).status_code
-
-    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
-        futures = [pool.submit(call, *arguments) for arguments in calls]
-        return [future.result() for future in futures]
 
 
 def test_of_two_concurrent_restores_exactly_one_succeeds(client: TestClient, ann: Headers) -> None:

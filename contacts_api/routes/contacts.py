@@ -60,6 +60,13 @@ from contacts_api.routes.labels import find_or_create_labels
 
 IN_THE_BOOK = col(Contact.deleted_at).is_(None)
 
+# Paging, the same for the book and the trash.
+PageLimit = Annotated[int, Query(ge=1, le=100)]
+PageOffset = Annotated[int, Query(ge=0, le=2**31 - 1)]
+LIMIT_TOO_LARGE = invalid(
+    "query", "limit", "less_than_equal", "Input should be less than or equal to 100", le=100
+)
+
 ETAG_HEADER = {
     "ETag": {
         "description": "The contact's current entity-tag, for `If-Match` and `If-None-Match`",
@@ -231,9 +238,7 @@ def contains_text(column: Any, text: str) -> ColumnElement[bool]:
 @router.get(
     "",
     response_model=ContactPage,
-    responses=invalid(
-        "query", "limit", "less_than_equal", "Input should be less than or equal to 100", le=100
-    ),
+    responses=LIMIT_TOO_LARGE,
 )
 async def read_contacts(
     user: CurrentUser,
@@ -260,8 +265,8 @@ async def read_contacts(
     favorite: Annotated[
         bool | None, Query(description="Only favourites (`true`) or only the others (`false`).")
     ] = None,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
+    limit: PageLimit = 20,
+    offset: PageOffset = 0,
 ) -> ContactPage:
     """List your contacts, optionally searched and filtered, a page at a time."""
     matches = [col(Contact.owner_id) == user.id, IN_THE_BOOK]
@@ -394,15 +399,13 @@ async def read_upcoming_birthdays(
 @router.get(
     "/trash",
     response_model=TrashPage,
-    responses=invalid(
-        "query", "limit", "less_than_equal", "Input should be less than or equal to 100", le=100
-    ),
+    responses=LIMIT_TOO_LARGE,
 )
 async def read_trash(
     user: CurrentUser,
     session: SessionDep,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
+    limit: PageLimit = 20,
+    offset: PageOffset = 0,
 ) -> TrashPage:
     """The contacts in your trash, most recently deleted first, a page at a time."""
     in_trash = [col(Contact.owner_id) == user.id, col(Contact.deleted_at).is_not(None)]
