@@ -425,6 +425,33 @@ def test_metrics_count_requests_per_documented_path(client: TestClient) -> None:
     assert "/metrics" not in documented
 
 
+def test_metrics_time_each_path_name_unknown_paths_none_and_skip_themselves(
+    client: TestClient,
+) -> None:
+    headers = new_user(client, "ann@example.com")
+    unknown = requests_counted(client, "none", "GET", "4xx")
+    timed = requests_timed(client, "/api/users/me", "GET")
+    assert client.get("/no/such/path").status_code == 404
+    assert client.get("/api/users/me", headers=headers).status_code == 200
+    assert client.get("/api/users/me", headers=headers).status_code == 200
+    assert requests_counted(client, "none", "GET", "4xx") == unknown + 1
+    assert requests_timed(client, "/api/users/me", "GET") == timed + 2
+    # Scrapes are not requests of the API: counting them would move every scrape's figures.
+    for _ in range(3):
+        client.get("/metrics")
+    assert requests_counted(client, "/metrics", "GET", "2xx") == 0.0
+
+
+def requests_timed(client: TestClient, handler: str, method: str) -> float:
+    """How many requests the latency histogram holds for `handler` and `method`."""
+    wanted = f'http_request_duration_seconds_count{{handler="{handler}",method="{method}"}}'
+    for line in client.get("/metrics").text.splitlines():
+        name, _, value = line.rpartition(" ")
+        if name == wanted:
+            return float(value)
+    return 0.0
+
+
 def requests_counted(client: TestClient, handler: str, method: str, status: str) -> float:
     labels = f'handler="{handler}",method="{method}",status="{status}"'
     for line in client.get("/metrics").text.splitlines():
