@@ -12,11 +12,12 @@ from pydantic import AfterValidator
 from sqlalchemy import ColumnElement, Executable, Row, and_, bindparam
 from sqlalchemy import select as sql_select
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.convertors import Convertor, register_url_convertor
 
-from contacts_api.db import get_session
+from contacts_api.db import get_read_connection, get_session
 from contacts_api.models import (
     MAX_ID,
     AuthSession,
@@ -29,6 +30,7 @@ from contacts_api.models import (
 from contacts_api.security import InvalidToken, read_token
 
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
+ReadConnection = Annotated[AsyncConnection, Depends(get_read_connection)]
 
 
 class IdConvertor(Convertor[int]):
@@ -120,6 +122,8 @@ OWNED_CONTACT_ROW = (
         _session_is_open(),
     )
 )
+# Whether the token's session is open, for routes that read rows and find none.
+SESSION_USER_ID = sql_select(col(AuthSession.user_id)).where(_session_is_open())
 # The trash's own routes find a contact there, and only there.
 TRASHED_CONTACT = (
     select(Contact)
@@ -142,11 +146,7 @@ def session_parameters(claims: dict[str, Any]) -> dict[str, Any]:
 
 
 async def first_statement(
-    session: AsyncSession,
-    statement: Executable,
-    params: dict[str, Any],
-    *,
-    on_connection: bool = False,
+    session: AsyncSession | AsyncConnection, statement: Executable, params: dict[str, Any]
 ) -> Any:
     """The result of the request's first statement, run once more if the pooled connection it
     got was dead (the database restarted since it was last used).
@@ -155,11 +155,12 @@ async def first_statement(
     recognises the disconnect, invalidates the connection and every one pooled before it, so
     the second attempt runs on a new connection. Nothing was read or written before, so the
     retry is safe for writes too; a database that is still down fails it as well: a 503.
+    On a session, the statement's entities come out; on a connection, rows.
     """
     for attempt in (1, 2):
         try:
-            if on_connection:  # a Core statement, rows out
-                return await (await session.connection()).execute(statement, params)
+            if isinstance(session, AsyncConnection):
+                return await session.execute(statement, params)
             return await session.exec(statement, params=params)  # type: ignore[call-overload]
         except DBAPIError as exc:
             if attempt == 2 or not exc.connection_invalidated:
@@ -199,17 +200,19 @@ OwnedContact = Annotated[Contact, Depends(get_owned_contact)]
 
 
 async def get_owned_contact_row(
-    contact_id: int, claims: TokenClaims, session: SessionDep
+    contact_id: int, claims: TokenClaims, connection: ReadConnection
 ) -> Row[Any]:
     """The same rule as `get_owned_contact`, for GET: the contact's public columns and version
-    as a row, not an entity."""
+    as a row, not an entity, on a connection, not in a session."""
     row: Row[Any] | None = None
+    parameters = session_parameters(claims)
     if 1 <= contact_id <= MAX_ID:
-        parameters = session_parameters(claims) | {"contact_id": contact_id}
-        result = await first_statement(session, OWNED_CONTACT_ROW, parameters, on_connection=True)
-        row = result.first()
+        parameters["contact_id"] = contact_id
+        row = (await first_statement(connection, OWNED_CONTACT_ROW, parameters)).first()
     if row is None:
-        await get_current_user(session, claims)  # a closed session is a 401, not a 404
+        # A closed session is a 401, not a 404.
+        if (await first_statement(connection, SESSION_USER_ID, parameters)).first() is None:
+            raise unauthorized("Invalid or expired access token")
         raise HTTPException(status.HTTP_404_NOT_FOUND, "Contact not found")
     return row
 
