@@ -393,100 +393,10 @@ async def read_upcoming_birthdays(
     return upcoming
 
 
-# --- The trash: declared before `/{contact_id:id}`, like the other fixed paths --------------
-
-
-@router.get(
-    "/trash",
-    response_model=TrashPage,
-    responses=LIMIT_TOO_LARGE,
-)
-async def read_trash(
-    user: CurrentUser,
-    session: SessionDep,
-    limit: PageLimit = 20,
-    offset: PageOffset = 0,
-) -> TrashPage:
-    """The contacts in your trash, most recently deleted first, a page at a time."""
-    in_trash = [col(Contact.owner_id) == user.id, col(Contact.deleted_at).is_not(None)]
-    count = sql_select(func.count()).select_from(Contact).where(*in_trash)
-    rows = (
-        await session.exec(  # type: ignore[call-overload]
-            sql_select(*PUBLIC_COLUMNS, col(Contact.deleted_at), count.scalar_subquery())
-            .where(*in_trash)
-            .order_by(col(Contact.deleted_at).desc(), col(Contact.id).desc())
-            .limit(limit)
-            .offset(offset)
-        )
-    ).all()
-    fields = [*ContactPublic.model_fields, "deleted_at"]
-    if rows:
-        total = rows[0][-1]
-    elif offset == 0:
-        total = 0
-    else:
-        total = (await session.exec(count)).scalar_one()  # type: ignore[call-overload]
-    return TrashPage(
-        items=[
-            TrashedContactPublic(**dict(zip(fields, values, strict=True))) for *values, _ in rows
-        ],
-        total=total,
-        limit=limit,
-        offset=offset,
-    )
-
-
-@router.delete("/trash", status_code=status.HTTP_204_NO_CONTENT)
-async def empty_trash(user: CurrentUser, session: SessionDep) -> None:
-    """Delete every contact in your trash for good."""
-    await session.exec(
-        delete(Contact).where(
-            col(Contact.owner_id) == user.id, col(Contact.deleted_at).is_not(None)
-        )
-    )
-    await session.commit()
-
-
-@router.post(
-    "/trash/{contact_id:id}/restore",
-    response_model=ContactPublic,
-    responses=with_etag(200, "The contact, back in your book as it was")
-    | TRASH_NOT_FOUND
-    | RESTORE_CONFLICT,
-)
-async def restore_contact(
-    contact: TrashedContact, session: SessionDep, response: Response
-) -> Contact:
-    """Bring a contact back from the trash into your book, as it was."""
-    labels = contact.labels
-    contact.deleted_at = None
-    session.add(contact)
-    try:
-        # `WHERE version = ...`: of two restores (or a restore and a purge), one finds it.
-        async with unique_or_409(session, "A contact in your book has this email now"):
-            await session.commit()
-    except StaleDataError:
-        await session.rollback()
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "Contact not found in your trash") from None
-    set_committed_value(contact, "labels", labels)
-    response.headers["ETag"] = etag(contact)
-    return contact
-
-
-@router.delete(
-    "/trash/{contact_id:id}", status_code=status.HTTP_204_NO_CONTENT, responses=TRASH_NOT_FOUND
-)
-async def delete_contact_for_good(contact: TrashedContact, session: SessionDep) -> None:
-    """Delete a contact in your trash for good."""
-    deleted = await session.exec(
-        delete(Contact).where(col(Contact.id) == contact.id, col(Contact.deleted_at).is_not(None))
-    )
-    await session.commit()
-    if deleted.rowcount == 0:  # restored or deleted by a concurrent request
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "Contact not found in your trash")
-
-
 # --- One contact -------------------------------------------------------------------------
+# Before the trash, though `/trash` is a fixed path: the router tries the routes in the order
+# they are declared, these are the busiest, and `{contact_id:id}` takes digits only, so it
+# never matches `/trash` (nor `/birthdays`).
 
 
 @router.get(
@@ -586,3 +496,96 @@ async def delete_contact(
     if live.first() is not None:
         raise precondition_failed()
     raise not_found()
+
+
+# --- The trash --------------------------------------------------------------------------
+
+
+@router.get(
+    "/trash",
+    response_model=TrashPage,
+    responses=LIMIT_TOO_LARGE,
+)
+async def read_trash(
+    user: CurrentUser,
+    session: SessionDep,
+    limit: PageLimit = 20,
+    offset: PageOffset = 0,
+) -> TrashPage:
+    """The contacts in your trash, most recently deleted first, a page at a time."""
+    in_trash = [col(Contact.owner_id) == user.id, col(Contact.deleted_at).is_not(None)]
+    count = sql_select(func.count()).select_from(Contact).where(*in_trash)
+    rows = (
+        await session.exec(  # type: ignore[call-overload]
+            sql_select(*PUBLIC_COLUMNS, col(Contact.deleted_at), count.scalar_subquery())
+            .where(*in_trash)
+            .order_by(col(Contact.deleted_at).desc(), col(Contact.id).desc())
+            .limit(limit)
+            .offset(offset)
+        )
+    ).all()
+    fields = [*ContactPublic.model_fields, "deleted_at"]
+    if rows:
+        total = rows[0][-1]
+    elif offset == 0:
+        total = 0
+    else:
+        total = (await session.exec(count)).scalar_one()  # type: ignore[call-overload]
+    return TrashPage(
+        items=[
+            TrashedContactPublic(**dict(zip(fields, values, strict=True))) for *values, _ in rows
+        ],
+        total=total,
+        limit=limit,
+        offset=offset,
+    )
+
+
+@router.delete("/trash", status_code=status.HTTP_204_NO_CONTENT)
+async def empty_trash(user: CurrentUser, session: SessionDep) -> None:
+    """Delete every contact in your trash for good."""
+    await session.exec(
+        delete(Contact).where(
+            col(Contact.owner_id) == user.id, col(Contact.deleted_at).is_not(None)
+        )
+    )
+    await session.commit()
+
+
+@router.post(
+    "/trash/{contact_id:id}/restore",
+    response_model=ContactPublic,
+    responses=with_etag(200, "The contact, back in your book as it was")
+    | TRASH_NOT_FOUND
+    | RESTORE_CONFLICT,
+)
+async def restore_contact(
+    contact: TrashedContact, session: SessionDep, response: Response
+) -> Contact:
+    """Bring a contact back from the trash into your book, as it was."""
+    labels = contact.labels
+    contact.deleted_at = None
+    session.add(contact)
+    try:
+        # `WHERE version = ...`: of two restores (or a restore and a purge), one finds it.
+        async with unique_or_409(session, "A contact in your book has this email now"):
+            await session.commit()
+    except StaleDataError:
+        await session.rollback()
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "Contact not found in your trash") from None
+    set_committed_value(contact, "labels", labels)
+    response.headers["ETag"] = etag(contact)
+    return contact
+
+
+@router.delete(
+    "/trash/{contact_id:id}", status_code=status.HTTP_204_NO_CONTENT, responses=TRASH_NOT_FOUND
+)
+async def delete_contact_for_good(contact: TrashedContact, session: SessionDep) -> None:
+    """Delete a contact in your trash for good."""
+    deleted = await session.exec(
+        delete(Contact).where(col(Contact.id) == contact.id, col(Contact.deleted_at).is_not(None))
+    )
+    await session.commit()
+    if deleted.rowcount == 0:  # restored or deleted by a concurrent request
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "Contact not found in your trash")
