@@ -592,6 +592,32 @@ def test_search_text_may_hold_tabs_and_line_breaks(client: TestClient, ann: Head
     assert [item["id"] for item in page["items"]] == [contact["id"]]
 
 
+def test_every_read_of_the_book_is_401_once_the_session_is_closed(client: TestClient) -> None:
+    """The list, its pages past the end and birthdays check the session in the statement that
+    reads the rows, or after it finds none: an empty book is not how a closed session looks."""
+    from tests.helpers import log_in, sign_up
+
+    sign_up(client, "ann@example.com")
+    tokens = log_in(client, "ann@example.com")
+    headers = {"Authorization": f"Bearer {tokens['access_token']}"}
+    create_contact(client, headers)
+    paths = (
+        "/api/contacts",
+        "/api/contacts?offset=5",
+        "/api/contacts?q=nobody",
+        "/api/contacts?label=Family",
+        "/api/contacts/birthdays?days=366",
+    )
+    for path in paths:
+        assert client.get(path, headers=headers).status_code == 200, path
+    client.post("/api/auth/logout", json={"refresh_token": tokens["refresh_token"]})
+    for path in paths:
+        response = client.get(path, headers=headers)
+        assert response.status_code == 401, path
+        assert response.json() == {"detail": "Invalid or expired access token"}
+        assert response.headers["www-authenticate"] == "Bearer"
+
+
 def test_a_closed_session_is_401_even_for_an_id_that_cannot_exist(client: TestClient) -> None:
     from tests.helpers import log_in, sign_up
 
