@@ -17,7 +17,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.convertors import Convertor, register_url_convertor
 
-from contacts_api.db import get_read_connection, get_session
+from contacts_api.db import get_session, read_engine
 from contacts_api.models import (
     MAX_ID,
     AuthSession,
@@ -30,7 +30,6 @@ from contacts_api.models import (
 from contacts_api.security import InvalidToken, read_token
 
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
-ReadConnection = Annotated[AsyncConnection, Depends(get_read_connection)]
 
 
 class IdConvertor(Convertor[int]):
@@ -184,16 +183,13 @@ async def get_current_user(session: SessionDep, claims: TokenClaims) -> User:
 CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
-async def get_current_user_id(claims: TokenClaims, connection: ReadConnection) -> int:
-    """The same rule as `get_current_user`, for GETs that read rows on a connection: the id of
-    the user, with no User entity."""
+async def session_user_id(connection: AsyncConnection, claims: dict[str, Any]) -> int:
+    """The rule of `get_current_user` for routes that read rows on a connection of their own:
+    the id of the token's user while its session is open, else a 401."""
     row = (await first_statement(connection, SESSION_USER_ID, session_parameters(claims))).first()
     if row is None:
         raise unauthorized("Invalid or expired access token")
     return int(row.user_id)
-
-
-CurrentUserId = Annotated[int, Depends(get_current_user_id)]
 
 
 async def get_owned_contact(contact_id: int, claims: TokenClaims, session: SessionDep) -> Contact:
@@ -212,19 +208,23 @@ async def get_owned_contact(contact_id: int, claims: TokenClaims, session: Sessi
 OwnedContact = Annotated[Contact, Depends(get_owned_contact)]
 
 
-async def get_owned_contact_row(
-    contact_id: int, claims: TokenClaims, connection: ReadConnection
-) -> Row[Any]:
+async def get_owned_contact_row(contact_id: int, claims: TokenClaims) -> Row[Any]:
     """The same rule as `get_owned_contact`, for GET: the contact's public columns and version
-    as a row, not an entity, on a connection, not in a session."""
+    as a row, not an entity, on a connection, not in a session.
+
+    The connection is taken here and given back before the answer is written, not by a
+    dependency that yields it: FastAPI's exit from a yielding dependency (an exit stack and a
+    shielded cancel scope) cost 4 % of GET one's CPU.
+    """
     row: Row[Any] | None = None
     parameters = session_parameters(claims)
-    if 1 <= contact_id <= MAX_ID:
-        parameters["contact_id"] = contact_id
-        row = (await first_statement(connection, OWNED_CONTACT_ROW, parameters)).first()
-    if row is None:
-        await get_current_user_id(claims, connection)  # a closed session is a 401, not a 404
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "Contact not found")
+    async with read_engine.connect() as connection:
+        if 1 <= contact_id <= MAX_ID:
+            parameters["contact_id"] = contact_id
+            row = (await first_statement(connection, OWNED_CONTACT_ROW, parameters)).first()
+        if row is None:
+            await session_user_id(connection, claims)  # a closed session: 401, not 404
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "Contact not found")
     return row
 
 

@@ -15,28 +15,26 @@ from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from contacts_api.db import is_unique_violation, unique_or_409
+from contacts_api.db import is_unique_violation, read_engine, unique_or_409
 from contacts_api.deps import (
     PUBLIC_COLUMNS,
     PUBLIC_FIELDS,
     UNKNOWN_TIME_ZONE,
     CurrentUser,
-    CurrentUserId,
     IfMatch,
     IfNoneMatch,
     OwnedContact,
     OwnedContactRow,
-    ReadConnection,
     SessionDep,
     Today,
     TokenClaims,
     TrashedContact,
     first_statement,
-    get_current_user_id,
     if_match_holds,
     if_none_match_holds,
     session_is_open,
     session_parameters,
+    session_user_id,
 )
 from contacts_api.docs import (
     CONTACT_CONFLICT,
@@ -252,7 +250,6 @@ def contains_text(column: Any, text: str) -> ColumnElement[bool]:
 )
 async def read_contacts(
     claims: TokenClaims,
-    connection: ReadConnection,
     q: Annotated[
         SearchText,
         Query(
@@ -309,13 +306,16 @@ async def read_contacts(
             filters.append(contains_text(column, value.strip()))
     page, count = book_page(filters) if filters else (BOOK_PAGE, BOOK_COUNT)
     parameters = session_parameters(claims) | {"limit": limit, "offset": offset}
-    rows = (await first_statement(connection, page, parameters)).all()
-    if rows:
-        total = rows[0][-1]
-    else:
-        await get_current_user_id(claims, connection)  # a closed session: 401, not an empty page
-        # A page past the end still says how many there are.
-        total = 0 if offset == 0 else (await connection.execute(count, parameters)).scalar_one()
+    # A connection of its own, given back before the answer is written (see
+    # deps.get_owned_contact_row).
+    async with read_engine.connect() as connection:
+        rows = (await first_statement(connection, page, parameters)).all()
+        if rows:
+            total = rows[0][-1]
+        else:
+            await session_user_id(connection, claims)  # a closed session: 401, not an empty page
+            # A page past the end still says how many there are.
+            total = 0 if offset == 0 else (await connection.execute(count, parameters)).scalar_one()
     items = [dict(zip(PUBLIC_FIELDS, values, strict=True)) for *values, _ in rows]
     # Written out here from the rows, which hold the database's values of checked columns:
     # FastAPI would build and check a ContactPage of 20 models first, 0.15 ms of list 20's
@@ -391,8 +391,7 @@ def birthday_window(today: date, days: int) -> tuple[ColumnElement[bool], Column
     responses=invalid("query", "tz", "value_error", f"Value error, {UNKNOWN_TIME_ZONE}"),
 )
 async def read_upcoming_birthdays(
-    user_id: CurrentUserId,
-    connection: ReadConnection,
+    claims: TokenClaims,
     today: Today,
     days: Annotated[
         int, Query(ge=0, le=366, description="How many days after today the window reaches.")
@@ -402,11 +401,14 @@ async def read_upcoming_birthdays(
     in_window, sort_key = birthday_window(today, days)
     # Rows of the public columns, not ORM entities: a week of birthdays in a book of 100,000 is
     # about 2,250 contacts, and loading entities for them cost more than the query.
-    rows = await connection.execute(
-        sql_select(*PUBLIC_COLUMNS, sort_key)
-        .where(col(Contact.owner_id) == user_id, IN_THE_BOOK, in_window)
-        .order_by(sort_key, col(Contact.last_name), col(Contact.first_name), col(Contact.id))
-    )
+    async with read_engine.connect() as connection:
+        user_id = await session_user_id(connection, claims)
+        result = await connection.execute(
+            sql_select(*PUBLIC_COLUMNS, sort_key)
+            .where(col(Contact.owner_id) == user_id, IN_THE_BOOK, in_window)
+            .order_by(sort_key, col(Contact.last_name), col(Contact.first_name), col(Contact.id))
+        )
+        rows = result.all()
     upcoming = []
     for *values, key in rows:
         next_birthday = date(today.year + key // 10000, key // 100 % 100, key % 100)
