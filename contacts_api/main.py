@@ -125,7 +125,8 @@ def route_paths() -> Iterator[tuple[BaseRoute, str]]:
 
 
 if settings.METRICS_ENABLED:
-    # Outermost, so that it times everything, and counts a 413 or a 429 too.
+    # Outermost, so that it times everything and counts every answer, a 413 or a 429 too (one
+    # that no route chose, such as a 413 for a declared size or a CORS preflight, as `none`).
     app.add_middleware(RequestMetrics, paths=route_paths)
     app.add_api_route("/metrics", read_metrics, include_in_schema=False)
 
@@ -142,13 +143,13 @@ def openapi_document() -> dict[str, Any]:
     if app.openapi_schema is not None:
         return app.openapi_schema
     document = FastAPI.openapi(app)  # built once, then kept in app.openapi_schema
-    order = [tag["name"] for tag in TAGS]
-    document["paths"] = dict(
-        sorted(
-            document["paths"].items(),
-            key=lambda path: order.index(next(iter(path[1].values()))["tags"][0]),
-        )
-    )
+    order = {tag["name"]: place for place, tag in enumerate(TAGS)}
+
+    def place(operations: dict[str, Any]) -> int:
+        tags = next(iter(operations.values())).get("tags") or [None]
+        return order.get(tags[0], len(order))  # a tag not in TAGS: last
+
+    document["paths"] = dict(sorted(document["paths"].items(), key=lambda path: place(path[1])))
     for operations in document["paths"].values():
         for operation in operations.values():
             parameters = operation.get("parameters", [])

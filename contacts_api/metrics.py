@@ -29,7 +29,7 @@ from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 # The names, labels and label order that prometheus-fastapi-instrumentator used, so that
-# dashboards built on them keep working.
+# dashboards built on them keep working; the histogram has prometheus-client's default buckets.
 REQUESTS = Counter(
     "http_requests_total",
     "Requests answered, by documented path, method and status class (2xx, 4xx, ...).",

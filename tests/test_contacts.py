@@ -616,6 +616,11 @@ def test_every_read_of_the_book_is_401_once_the_session_is_closed(client: TestCl
         assert response.status_code == 401, path
         assert response.json() == {"detail": "Invalid or expired access token"}
         assert response.headers["www-authenticate"] == "Bearer"
+    # docs/readings.md: these two check the session after FastAPI has checked the query, the
+    # trash (like most routes) before.
+    assert client.get("/api/contacts?limit=0", headers=headers).status_code == 422
+    assert client.get("/api/contacts/birthdays?tz=Nowhere/X", headers=headers).status_code == 422
+    assert client.get("/api/contacts/trash?limit=0", headers=headers).status_code == 401
 
 
 def test_a_closed_session_is_401_even_for_an_id_that_cannot_exist(client: TestClient) -> None:

@@ -105,6 +105,18 @@ def test_every_operation_has_a_summary_a_description_and_a_readable_id(
         assert operation["description"], operation["operationId"]
 
 
+def test_every_operation_is_in_one_of_the_docs_groups_in_their_order(client: TestClient) -> None:
+    from contacts_api.main import TAGS
+
+    schema = client.get("/openapi.json").json()
+    names = [tag["name"] for tag in TAGS]
+    assert [tag["name"] for tag in schema["tags"]] == names
+    groups = [operation["tags"] for operation in operations(client)]
+    assert all(len(tags) == 1 and tags[0] in names for tags in groups), groups
+    places = [names.index(tags[0]) for tags in groups]
+    assert places == sorted(places)  # the document lists the groups in the order of TAGS
+
+
 def test_every_error_an_operation_documents_has_an_example(client: TestClient) -> None:
     for operation in operations(client):
         for status, response in operation["responses"].items():
