@@ -597,9 +597,10 @@ def slow_tails(results: list[Result]) -> list[str]:
     that starves a few requests for seconds fails even when the mean is fine. A cell that
     completed nothing in its time is the worst tail of all.
 
-    Each says whether it is starved or slow: with 64 requests always in flight, a cell that
+    Each says whether it is slow or starved: with 64 requests always in flight, a cell that
     answers N a second makes each wait 64 / N seconds on average however fair the queue
-    (Little's law); when that mean alone passes the limit, no fairness can meet it.
+    (Little's law); when that mean alone passes the limit, no fairness can meet it. A p99 over
+    3 times the mean is a queue that starves a few; below that, the tail of a slow cell.
     """
     limit = 3 * find(results, "floor", 64).p99_ms
     failing = []
@@ -610,7 +611,12 @@ def slow_tails(results: list[Result]) -> list[str]:
             failing.append(f"{r.endpoint} (none answered)")
         elif r.p99_ms > limit:
             mean = r.concurrency / r.requests_per_second * 1000
-            kind = "slow: the mean alone is over" if mean > limit else "starved"
+            if mean > limit:
+                kind = "slow: the mean alone is over"
+            elif r.p99_ms > 3 * mean:
+                kind = "starved: p99 over 3x the mean"
+            else:
+                kind = "slow tail: p99 under 3x the mean"
             failing.append(
                 f"{r.endpoint} {r.p99_ms / limit * 3:.0f}x ({kind}; mean {mean:,.0f} ms)"
             )
