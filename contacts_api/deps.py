@@ -214,7 +214,7 @@ async def get_owned_contact_row(contact_id: int, claims: TokenClaims) -> Row[Any
 
     The connection is taken here and given back before the answer is written, not by a
     dependency that yields it: FastAPI's exit from a yielding dependency (an exit stack and a
-    shielded cancel scope) cost 4 % of GET one's CPU.
+    shielded cancel scope) cost a tenth of GET one's CPU (0.86 -> 0.77 ms, in-process).
     """
     row: Row[Any] | None = None
     parameters = session_parameters(claims)

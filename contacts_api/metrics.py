@@ -7,7 +7,8 @@ answer goes out (`scope["route"]`), so naming a request costs a dictionary looku
 
 prometheus_client's own counters, not prometheus-fastapi-instrumentator (used until issue 13):
 to name a request, the instrumentator matched its path against every route of the app once
-more, 0.21 ms of CPU per request, a sixth of GET one contact's (docs/performance.md).
+more, 0.13 to 0.21 ms of CPU per request, an eighth to a sixth of GET one contact's
+(docs/performance.md).
 """
 
 import os
