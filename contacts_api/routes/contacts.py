@@ -441,7 +441,7 @@ async def read_contact(contact: OwnedContactRow, if_none_match: IfNoneMatch = No
     # The row straight into the public model, written out here: FastAPI's response
     # validation and serialisation of a returned model cost 4 % of GET one's req/s (1,046 ->
     # 1,086 in one run). `response_model` above still documents the shape.
-    public = ContactPublic(**dict(zip(ContactPublic.model_fields, contact, strict=False)))
+    public = ContactPublic(**dict(zip(PUBLIC_FIELDS, contact, strict=False)))
     return Response(public.model_dump_json(), media_type="application/json", headers={"ETag": tag})
 
 
@@ -553,7 +553,7 @@ async def read_trash(
             .offset(offset)
         )
     ).all()
-    fields = [*ContactPublic.model_fields, "deleted_at"]
+    fields = [*PUBLIC_FIELDS, "deleted_at"]
     if rows:
         total = rows[0][-1]
     elif offset == 0:
