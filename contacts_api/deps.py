@@ -25,6 +25,7 @@ from contacts_api.models import (
     ContactPublic,
     Label,
     User,
+    public_columns,
     utc_now,
 )
 from contacts_api.security import InvalidToken, read_token
@@ -110,7 +111,11 @@ OWNED_CONTACT = (
 # What a ContactPublic is made of, for queries that read rows instead of entities (`labels`
 # is the correlated subquery of the models), and the names of those columns in the JSON.
 PUBLIC_FIELDS = tuple(ContactPublic.model_fields)
-PUBLIC_COLUMNS = [col(getattr(Contact, name)) for name in PUBLIC_FIELDS]
+_TABLE_COLUMNS = public_columns()
+PUBLIC_COLUMNS = [
+    _TABLE_COLUMNS[name] if name in _TABLE_COLUMNS else col(getattr(Contact, name))
+    for name in PUBLIC_FIELDS
+]
 # GET of one contact: the same query, as a row of the public columns and the version (for the
 # ETag) on the session's connection: no entity, no identity map, no ORM compilation.
 OWNED_CONTACT_ROW = (

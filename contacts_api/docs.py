@@ -61,9 +61,6 @@ UNAUTHORIZED = error(
     "Invalid or expired access token",
 )
 NOT_FOUND = error(404, "No such contact in your address book", "Contact not found")
-CONTACT_CONFLICT = error(
-    409, "You already have a contact with this email", "You already have a contact with this email"
-)
 TOO_MANY_REQUESTS = error(
     429,
     "Too many requests; the `Retry-After` header says how many seconds to wait",
@@ -73,5 +70,5 @@ TOO_LARGE = error(
     413, "The body is larger than `MAX_BODY_BYTES`", "Request body is larger than 1048576 bytes"
 )
 INVALID_CONTACT = invalid(
-    "body", "phone", "value_error", "Value error, must have 7 to 15 digits, not 3"
+    "body", "phone", "value_error", "Value error, must have 3 to 20 digits, not 2"
 )

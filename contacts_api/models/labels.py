@@ -20,7 +20,9 @@ from sqlmodel import Field, SQLModel, col
 from contacts_api.models.contacts import Contact
 from contacts_api.models.types import (
     LabelName,
+    label_key,
     label_order,
+    label_sort_key,
 )
 
 
@@ -35,6 +37,14 @@ class Label(SQLModel, table=True):
     owner_id: int = Field(sa_column_args=[ForeignKey("users.id", ondelete="CASCADE")])
     name: str = Field(max_length=50)
     name_key: str = Field(max_length=200)
+    # The name case and accents aside (`label_sort_key`): where the name stands in a list, for
+    # a database that orders the labels itself (birthdays on PostgreSQL).
+    sort_key: str = Field(max_length=200, sa_column_kwargs={"server_default": ""})
+
+
+def label_names(name: str) -> dict[str, str]:
+    """The columns of a label called `name`."""
+    return {"name": name, "name_key": label_key(name), "sort_key": label_sort_key(name)}
 
 
 # The `contact_labels` table: which contact has which label, a row per pair.
