@@ -63,7 +63,38 @@ def test_a_birthday_answer_is_a_contact_with_its_next_birthday(
     pin_now(at_noon("2026-06-10"))
     contact = create_contact(client, ann, birthday="1980-06-12")
     response = client.get("/api/contacts/birthdays", headers=ann)
-    assert response.json() == [contact | {"next_birthday": "2026-06-12", "days_until": 2}]
+    assert response.json() == [
+        contact | {"next_birthday": "2026-06-12", "days_until": 2, "age": 46}
+    ]
+
+
+def test_a_birthday_without_a_year_is_listed_without_an_age(
+    client: TestClient, ann: Headers, pin_now: PinNow
+) -> None:
+    pin_now(at_noon("2026-12-30"))
+    mom = create_contact(client, ann, first_name="Mom", last_name=None, birthday="--01-02")
+    dad = create_contact(client, ann, first_name="Dad", last_name=None, birthday="1950-12-31")
+    response = client.get("/api/contacts/birthdays", headers=ann)
+    assert response.json() == [
+        dad | {"next_birthday": "2026-12-31", "days_until": 1, "age": 76},
+        mom | {"next_birthday": "2027-01-02", "days_until": 3, "age": None},
+    ]
+
+
+def test_29_february_without_a_year_is_on_28_february_in_a_common_year(
+    client: TestClient, ann: Headers, pin_now: PinNow
+) -> None:
+    pin_now(at_noon("2027-02-27"))
+    add_people(client, ann, ("Leap", "--02-29"), ("Born", "2000-02-29"))
+    assert upcoming(client, ann, days=1) == [
+        ("Born", "2027-02-28", 1),
+        ("Leap", "2027-02-28", 1),
+    ]
+    pin_now(at_noon("2028-02-27"))
+    assert upcoming(client, ann, days=2) == [
+        ("Born", "2028-02-29", 2),
+        ("Leap", "2028-02-29", 2),
+    ]
 
 
 def test_days_zero_is_today_only(client: TestClient, ann: Headers, pin_now: PinNow) -> None:
@@ -273,13 +304,13 @@ def test_a_contact_inserted_by_plain_sql_is_listed(
     with sync_engine.begin() as connection:
         connection.execute(
             text(
-                "INSERT INTO contacts (owner_id, first_name, last_name, email, phone, birthday,"
-                " created_at, updated_at) VALUES (:owner, 'Plain', 'Sql', 'plain@example.com',"
-                " '+1 555 010 0199', :birthday, :now, :now)"
+                "INSERT INTO contacts (owner_id, first_name, birthday, created_at, updated_at)"
+                " VALUES (:owner, 'Plain', :birthday, :now, :now), (:owner, 'Yearless',"
+                " '--06-13', :now, :now)"
             ),
-            {"owner": owner_id, "birthday": date(1985, 6, 12), "now": datetime.now(UTC)},
+            {"owner": owner_id, "birthday": "1985-06-12", "now": datetime.now(UTC)},
         )
-    assert upcoming(client, ann) == [("Plain", "2026-06-12", 2)]
+    assert upcoming(client, ann) == [("Plain", "2026-06-12", 2), ("Yearless", "2026-06-13", 3)]
 
 
 def test_a_birthday_changed_by_put_is_found_on_its_new_date(
@@ -324,5 +355,53 @@ def test_a_birthday_brought_by_an_import_is_listed(
     response = client.post(
         "/api/contacts/import", headers=ann, files={"file": ("book.csv", csv, "text/csv")}
     )
-    assert response.json() == {"created": 2, "skipped": [], "errors": []}
+    report = response.json()
+    assert (report["created"], report["errors"]) == (2, [])
     assert upcoming(client, ann) == [("Imported", "2026-06-13", 3)]
+
+
+def test_each_birthday_is_the_contact_exactly_as_get_one_gives_it(
+    client: TestClient, ann: Headers, pin_now: PinNow, sync_engine: Any
+) -> None:
+    """On PostgreSQL the database writes this answer's JSON itself: every value must come out
+    as the rest of the API writes it (labels in the API's order, timestamps, escapes)."""
+    pin_now(at_noon("2026-06-10"))
+    tricky = client.post(
+        "/api/contacts",
+        headers=ann,
+        json={
+            "first_name": 'Zoë "Z" \\ 李',
+            "company": "Acme\u2028Ltd",
+            "emails": [{"address": "o'brien+x@example.com", "label": "work \U0001f600"}],
+            "addresses": [{"street": "1 Main St\nFlat 2", "country": "Україна"}],
+            "notes": 'line one\nline "two"\ttabbed \\ end',
+            "labels": ["école", "Book club", "zed", "Family", "ÉCOLE2"],
+            "birthday": "--06-11",
+            "favorite": True,
+        },
+    ).json()
+    owner_id = client.get("/api/users/me", headers=ann).json()["id"]
+    with sync_engine.begin() as connection:
+        # A timestamp without microseconds, which the API writes without a fraction.
+        connection.execute(
+            text(
+                "INSERT INTO contacts (owner_id, last_name, birthday, created_at, updated_at)"
+                " VALUES (:owner, 'Plain', '1990-06-12', :at, :at)"
+            ),
+            {"owner": owner_id, "at": datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)},
+        )
+    answer = client.get("/api/contacts/birthdays", headers=ann).json()
+    assert answer[0]["labels"] == [
+        "Book club",
+        "école",
+        "ÉCOLE2",
+        "Family",
+        "zed",
+    ]
+    for item in answer:
+        one = client.get(f"/api/contacts/{item['id']}", headers=ann).json()
+        assert {
+            k: v for k, v in item.items() if k not in ("next_birthday", "days_until", "age")
+        } == one
+    assert answer[0]["id"] == tricky["id"]
+    assert answer[1]["created_at"] == answer[1]["updated_at"] == "2026-01-02T03:04:05Z"

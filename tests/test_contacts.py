@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.helpers import contact_data, create_contact
+from tests.helpers import contact_data, create_contact, first_model_public
 
 Headers = dict[str, str]
 
@@ -32,16 +32,19 @@ def test_creating_a_contact_returns_201_with_its_location(client: TestClient, an
     assert response.status_code == 201
     contact = response.json()
     assert response.headers["location"] == f"/api/contacts/{contact['id']}"
-    assert set(contact) == {
-        "id", "first_name", "last_name", "email", "phone", "birthday", "notes", "favorite",
-        "labels", "created_at", "updated_at",
-    }  # fmt: skip
+    # The first model's body reads back as it did, plus the new fields empty.
     assert contact | {"id": 0, "created_at": "", "updated_at": ""} == {
         "id": 0,
         "first_name": "Carol",
         "last_name": "Jones",
+        "company": None,
+        "job_title": None,
         "email": "carol@example.com",
         "phone": "+1 555 010 0199",
+        "emails": [{"address": "carol@example.com", "label": None}],
+        "phones": [{"number": "+1 555 010 0199", "label": None}],
+        "addresses": [],
+        "websites": [],
         "birthday": "1990-05-17",
         "notes": "met at\tPyCon\n",
         "favorite": False,
@@ -63,13 +66,13 @@ def test_notes_are_optional(client: TestClient, ann: Headers) -> None:
     assert response.json()["notes"] is None
 
 
-def test_a_second_contact_with_the_same_email_is_409(client: TestClient, ann: Headers) -> None:
-    create_contact(client, ann, email="carol@example.com")
-    response = client.post(
-        "/api/contacts", headers=ann, json=contact_data(email="CAROL@example.com ")
-    )
-    assert response.status_code == 409
-    assert response.json() == {"detail": "You already have a contact with this email"}
+def test_two_contacts_of_a_book_may_share_an_email(client: TestClient, ann: Headers) -> None:
+    # A family's address, a company's switchboard: the first model's 409 is gone.
+    first = create_contact(client, ann, first_name="Carol", email="home@example.com")
+    second = create_contact(client, ann, first_name="Dave", email="HOME@example.com ")
+    assert second["email"] == first["email"] == "home@example.com"
+    page = client.get("/api/contacts", headers=ann, params={"email": "home@"}).json()
+    assert page["items"] == [first, second]
 
 
 def test_two_users_may_each_have_a_contact_with_the_same_email(
@@ -90,24 +93,21 @@ def latest_birthday() -> date:
 
 
 INVALID_FIELDS: list[tuple[str, Any]] = [
-    ("first_name", ""),
-    ("first_name", "   "),
     ("first_name", "x" * 51),
     ("first_name", "Ca\x00rol"),
     ("first_name", "Ca\nrol"),
     ("first_name", "Ca\u0085rol"),  # a C1 control character
     ("first_name", "\ud800"),  # a lone surrogate: not storable text
-    ("first_name", None),
     ("first_name", 42),
-    ("last_name", ""),
     ("last_name", "y" * 51),
     ("last_name", "Jo\x1bnes"),
     ("email", "not-an-email"),
     ("email", "carol@"),
     ("email", "ca\x00rol@example.com"),
     ("email", ""),
-    ("phone", "12345"),  # 5 digits
-    ("phone", "1234567890123456"),  # 16 digits
+    ("phone", "12"),  # 2 digits
+    ("phone", "1" * 21),  # 21 digits
+    ("phone", "555 0100 x"),  # an extension without its digits
     ("phone", "555-CALL-NOW"),
     ("phone", "555 0100 +1"),  # '+' only in front
     ("phone", "++1 555 0100"),
@@ -118,8 +118,11 @@ INVALID_FIELDS: list[tuple[str, Any]] = [
     ("birthday", "1990-5-17"),
     ("birthday", 643939200),  # Unix time is not a date
     ("birthday", "1990-05-17T00:00:00"),
+    ("birthday", "--02-30"),
+    ("birthday", "--13-01"),
+    ("birthday", "--0517"),
     ("birthday", (latest_birthday() + timedelta(days=1)).isoformat()),
-    ("notes", "x" * 1001),
+    ("notes", "x" * 10_001),
     ("notes", "a\x00b"),
     ("notes", "bell\x07"),
 ]
@@ -134,15 +137,30 @@ def test_creating_a_contact_with_an_invalid_field_is_422(
     assert [error["loc"] for error in response.json()["detail"]] == [["body", field]]
 
 
-@pytest.mark.parametrize("field", ["first_name", "last_name", "email", "phone", "birthday"])
-def test_creating_a_contact_without_a_required_field_is_422(
-    client: TestClient, ann: Headers, field: str
-) -> None:
-    data = contact_data()
-    del data[field]
-    response = client.post("/api/contacts", headers=ann, json=data)
+NO_NAME = {
+    "detail": [
+        {
+            "type": "value_error",
+            "loc": ["body"],
+            "msg": "Value error, a contact needs a name: first_name, last_name or company",
+            "ctx": {"error": {}},
+        }
+    ]
+}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"email": "a@example.com", "phone": "555 0100", "birthday": "1990-05-17"},
+        {"first_name": "  ", "last_name": "", "company": None},
+    ],
+)
+def test_a_contact_without_a_name_is_422(client: TestClient, ann: Headers, body: Any) -> None:
+    response = client.post("/api/contacts", headers=ann, json=body)
     assert response.status_code == 422
-    assert [error["loc"] for error in response.json()["detail"]] == [["body", field]]
+    assert response.json() == NO_NAME
 
 
 @pytest.mark.parametrize(
@@ -150,11 +168,17 @@ def test_creating_a_contact_without_a_required_field_is_422(
     [
         ("first_name", "x" * 50),
         ("first_name", "Zoë 李"),
-        ("phone", "1234567"),
-        ("phone", "+123456789012345"),
+        ("phone", "112"),
+        ("phone", "+" + "1" * 20),
         ("phone", "(555) 010.0199"),
+        ("phone", "555 0100 x12"),
+        ("phone", "+1 555 0100 ext. 12"),
+        ("phone", "555 0100;ext=12"),
+        ("phone", "*67 555/0100 #"),
         ("birthday", "2000-02-29"),
-        ("notes", "x" * 1000),
+        ("birthday", "--02-29"),
+        ("birthday", "--12-31"),
+        ("notes", "x" * 10_000),
         ("notes", "line one\nline two\ttabbed"),
         ("email", "o'brien+tag@sub.example.co.uk"),
     ],
@@ -220,10 +244,7 @@ def test_put_replaces_every_field(client: TestClient, ann: Headers) -> None:
     response = client.put(f"/api/contacts/{contact['id']}", headers=ann, json=replacement)
     assert response.status_code == 200
     updated = response.json()
-    assert updated == replacement | {
-        "notes": None,
-        "favorite": False,
-        "labels": [],
+    assert updated == first_model_public(replacement) | {
         "id": contact["id"],
         "created_at": contact["created_at"],
         "updated_at": updated["updated_at"],
@@ -232,18 +253,20 @@ def test_put_replaces_every_field(client: TestClient, ann: Headers) -> None:
     assert client.get(f"/api/contacts/{contact['id']}", headers=ann).json() == updated
 
 
-def test_put_needs_every_required_field(client: TestClient, ann: Headers) -> None:
-    contact = create_contact(client, ann)
-    response = client.put(
-        f"/api/contacts/{contact['id']}", headers=ann, json={"first_name": "Dora"}
-    )
-    assert response.status_code == 422
-    assert sorted(error["loc"][1] for error in response.json()["detail"]) == [
-        "birthday",
-        "email",
-        "last_name",
-        "phone",
-    ]
+def test_put_of_a_name_alone_leaves_the_contact_only_its_name(
+    client: TestClient, ann: Headers
+) -> None:
+    contact = create_contact(client, ann, favorite=True, labels=["Family"])
+    url = f"/api/contacts/{contact['id']}"
+    response = client.put(url, headers=ann, json={"first_name": "Dora"})
+    assert response.status_code == 200
+    updated = response.json()
+    assert updated == first_model_public({"first_name": "Dora"}) | {
+        "id": contact["id"],
+        "created_at": contact["created_at"],
+        "updated_at": updated["updated_at"],
+    }
+    assert client.put(url, headers=ann, json={"birthday": "1990-05-17"}).json() == NO_NAME
 
 
 def test_patch_changes_only_the_fields_sent(client: TestClient, ann: Headers) -> None:
@@ -253,7 +276,11 @@ def test_patch_changes_only_the_fields_sent(client: TestClient, ann: Headers) ->
     )
     assert response.status_code == 200
     updated = response.json()
-    assert updated == contact | {"phone": "555-0100-22", "updated_at": updated["updated_at"]}
+    assert updated == contact | {
+        "phone": "555-0100-22",
+        "phones": [{"number": "555-0100-22", "label": None}],
+        "updated_at": updated["updated_at"],
+    }
     assert client.get(f"/api/contacts/{contact['id']}", headers=ann).json() == updated
 
 
@@ -263,8 +290,10 @@ def test_patch_may_clear_notes_with_null(client: TestClient, ann: Headers) -> No
     assert response.json()["notes"] is None
 
 
-@pytest.mark.parametrize("field", ["first_name", "last_name", "email", "phone", "birthday"])
-def test_patch_with_null_on_a_required_field_is_422(
+@pytest.mark.parametrize(
+    "field", ["favorite", "labels", "emails", "phones", "addresses", "websites"]
+)
+def test_patch_with_null_on_a_field_that_has_no_none_is_422(
     client: TestClient, ann: Headers, field: str
 ) -> None:
     contact = create_contact(client, ann)
@@ -274,6 +303,38 @@ def test_patch_with_null_on_a_required_field_is_422(
     assert client.get(f"/api/contacts/{contact['id']}", headers=ann).json() == contact
 
 
+@pytest.mark.parametrize(
+    ("change", "cleared"),
+    [
+        ({"first_name": None}, {"first_name": None}),
+        ({"birthday": None}, {"birthday": None}),
+        ({"email": None}, {"email": None, "emails": []}),
+        ({"phone": None}, {"phone": None, "phones": []}),
+    ],
+)
+def test_patch_with_null_clears_an_optional_field(
+    client: TestClient, ann: Headers, change: dict[str, Any], cleared: dict[str, Any]
+) -> None:
+    contact = create_contact(client, ann)
+    response = client.patch(f"/api/contacts/{contact['id']}", headers=ann, json=change)
+    assert response.status_code == 200
+    assert response.json() == contact | cleared | {"updated_at": response.json()["updated_at"]}
+
+
+def test_a_patch_that_leaves_the_contact_without_a_name_is_422(
+    client: TestClient, ann: Headers
+) -> None:
+    contact = create_contact(client, ann, first_name="Carol", last_name=None)
+    url = f"/api/contacts/{contact['id']}"
+    response = client.patch(url, headers=ann, json={"first_name": " ", "notes": "x"})
+    assert response.status_code == 422
+    assert response.json() == NO_NAME
+    assert client.get(url, headers=ann).json() == contact
+    named = client.patch(url, headers=ann, json={"first_name": None, "company": "Acme"})
+    assert named.status_code == 200
+    assert (named.json()["first_name"], named.json()["company"]) == (None, "Acme")
+
+
 @pytest.mark.parametrize(("field", "value"), INVALID_FIELDS)
 def test_patch_validates_like_create(
     client: TestClient, ann: Headers, field: str, value: Any
@@ -281,19 +342,6 @@ def test_patch_validates_like_create(
     contact = create_contact(client, ann)
     response = send_json(client, "PATCH", f"/api/contacts/{contact['id']}", ann, {field: value})
     assert response.status_code == 422
-
-
-def test_patch_and_put_to_an_email_already_in_the_book_are_409(
-    client: TestClient, ann: Headers
-) -> None:
-    create_contact(client, ann, email="taken@example.com")
-    contact = create_contact(client, ann, email="mine@example.com")
-    url = f"/api/contacts/{contact['id']}"
-    patched = client.patch(url, headers=ann, json={"email": "TAKEN@example.com"})
-    assert patched.status_code == 409
-    put = client.put(url, headers=ann, json=contact_data(email="taken@example.com"))
-    assert put.status_code == 409
-    assert client.get(url, headers=ann).json() == contact
 
 
 def test_a_contact_can_keep_its_own_email_on_put(client: TestClient, ann: Headers) -> None:

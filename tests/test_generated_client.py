@@ -128,7 +128,7 @@ def keep_an_address_book(generated: ModuleType, ann: Any) -> None:
     assert me.email == "ann@example.com"
 
     tomorrow = datetime.now(UTC).date() + timedelta(days=1)
-    birthday = date(1992, tomorrow.month, tomorrow.day)  # 1992 has a 29 February
+    birthday = date(1992, tomorrow.month, tomorrow.day).isoformat()  # 1992 has a 29 February
     carol = contacts("create_contact").sync(
         client=ann,
         body=models.ContactCreate(
@@ -140,19 +140,27 @@ def keep_an_address_book(generated: ModuleType, ann: Any) -> None:
         ),
     )
     assert isinstance(carol, models.ContactPublic)
-    assert carol.birthday == birthday
-    taken = contacts("create_contact").sync(
+    assert (carol.birthday, carol.emails[0].address) == (birthday, "carol@example.com")
+    # The new model's lists, and a contact that is only a company sharing Carol's email.
+    acme = contacts("create_contact").sync(
         client=ann,
         body=models.ContactCreate(
-            first_name="Other",
-            last_name="Carol",
-            email="carol@example.com",
-            phone="5550100123",
-            birthday=date(1980, 1, 1),
+            company="Acme",
+            emails=[models.ContactEmailIn(address="carol@example.com", label="work")],
+            phones=[
+                models.ContactPhoneIn(number="555 0100", label="office"),
+                models.ContactPhoneIn(number="555 0101"),
+            ],
+            birthday="--01-01",
         ),
     )
-    assert isinstance(taken, models.ErrorMessage)
-    assert taken.detail == "You already have a contact with this email"
+    assert isinstance(acme, models.ContactPublic)
+    assert ([phone.number for phone in acme.phones], acme.phone) == (
+        ["555 0100", "555 0101"],
+        "555 0100",
+    )
+    response = contacts("delete_contact").sync_detailed(acme.id, client=ann)
+    assert response.status_code == 204
 
     page = contacts("read_contacts").sync(client=ann)
     assert isinstance(page, models.ContactPage)

@@ -127,11 +127,13 @@ def test_patch_changes_favorite_and_labels_only_when_sent(client: TestClient, an
 
 
 def test_a_failed_write_creates_no_label(client: TestClient, ann: Headers) -> None:
-    create_contact(client, ann, email="taken@example.com")
-    response = client.post(
-        "/api/contacts", headers=ann, json=contact_data(email="taken@example.com", labels=["New"])
+    contact = create_contact(client, ann)
+    response = client.patch(
+        f"/api/contacts/{contact['id']}",
+        headers=ann | {"If-Match": '"1.999"'},
+        json={"labels": ["New"]},
     )
-    assert response.status_code == 409
+    assert response.status_code == 412
     assert labels(client, ann) == []
 
 

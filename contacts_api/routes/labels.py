@@ -21,6 +21,7 @@ from contacts_api.models import (
     LabelIn,
     LabelPublic,
     label_key,
+    label_names,
     label_order,
 )
 
@@ -78,7 +79,7 @@ async def find_or_create_labels(
             INSERT[connection.dialect.name](Label).on_conflict_do_nothing(
                 index_elements=["owner_id", "name_key"]
             ),
-            [{"owner_id": owner_id, "name": name, "name_key": key} for key, name in wanted.items()],
+            [{"owner_id": owner_id, **label_names(name)} for name in wanted.values()],
         )
     raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "Labels changed too fast; retry")
 
@@ -149,9 +150,7 @@ async def create_label(
     label_in: LabelIn, user: CurrentUser, session: SessionDep, request: Request, response: Response
 ) -> LabelPublic:
     """Add a label, for no contact yet."""
-    label = Label.model_validate(
-        label_in, update={"owner_id": user.id, "name_key": label_key(label_in.name)}
-    )
+    label = Label.model_validate(label_names(label_in.name) | {"owner_id": user.id})
     await save_label(session, label)
     response.headers["Location"] = request.url_for("read_label", label_id=label.id).path
     return LabelPublic(id=label.id, name=label.name, contacts=0)  # type: ignore[arg-type]
@@ -164,7 +163,7 @@ async def create_label(
 )
 async def rename_label(label: OwnedLabel, label_in: LabelIn, session: SessionDep) -> LabelPublic:
     """Rename a label, on every contact that has it."""
-    label.name, label.name_key = label_in.name, label_key(label_in.name)
+    label.sqlmodel_update(label_names(label_in.name))
     session.add(label)
     try:
         # The label's UPDATE first (it waits for writers that hold the label), then the
