@@ -20,6 +20,7 @@ from sqlmodel import col
 
 from bench.floor import SECRET_KEY, oauth2_scheme
 from contacts_api.db import make_engine
+from contacts_api.deps import PUBLIC_COLUMNS, PUBLIC_FIELDS
 from contacts_api.models import AuthSession, Contact, ContactPublic, etag, utc_now
 
 engine = make_engine(os.environ["DATABASE_URL"]).execution_options(isolation_level="AUTOCOMMIT")
@@ -28,7 +29,7 @@ app = FastAPI()
 GET_ONE: Select[*tuple[Any, ...]] = (
     select(
         # Labelled: the labels' subquery has no name of its own.
-        *(col(getattr(Contact, name)).label(name) for name in ContactPublic.model_fields),
+        *(column.label(name) for name, column in zip(PUBLIC_FIELDS, PUBLIC_COLUMNS, strict=True)),
         col(Contact.version),
     )
     .join(AuthSession, col(AuthSession.user_id) == col(Contact.owner_id))

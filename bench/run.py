@@ -45,6 +45,8 @@ WORKERS = (1, 2)
 BOOK_SIZES = (20, 1_000, 100_000)
 SELECTIVE_WORD = "quixote"  # a last name only five contacts of each book have
 COMMON_WORD = "ann"  # in thousands of the largest book's names
+SELECTIVE_PHONE = "+1 555 867 5309"  # a number only five contacts of each book have
+SELECTIVE_DIGITS = "8675309"
 
 os.environ["SECRET_KEY"] = SECRET_KEY  # for contacts_api.security, imported below
 os.environ.setdefault("BCRYPT_ROUNDS", "12")
@@ -61,6 +63,12 @@ LAST_NAMES = (
     "Carter"
 ).split()
 NOTES = (None, None, None, "met at a conference", "neighbour", "call after 6pm\nnot on Sundays")
+COMPANIES = (
+    "Acme Ltd", "Globex", "Initech", "Umbrella Health", "Stark Industries", "Wayne Foods",
+    "Pizza Roma", "City Dental", "Northwind Traders", "Contoso Bank",
+)  # fmt: skip
+JOB_TITLES = ("Engineer", "Accountant", "Owner", "Nurse", "Sales Manager", "Teacher")
+CITIES = ("London", "Kyiv", "Lyon", "Berlin", "Austin", "Osaka")
 
 
 @dataclass
@@ -96,17 +104,52 @@ def database_urls() -> tuple[str, str]:
 
 
 def fake_contacts(owner_id: int, count: int, rng: random.Random) -> Iterator[tuple[Any, ...]]:
+    """Contacts shaped like a real book: most with a person's name, some only a company;
+    none, one or two emails and phones; some addresses and websites; every one with a
+    birthday (a fifth without its year), so that a week holds about 2 % of the book."""
     now = datetime.now(UTC)
+
+    def phone() -> dict[str, Any]:
+        number = f"+1 555 {rng.randrange(1000):03d} {rng.randrange(10000):04d}"
+        return {"number": number, "label": rng.choice(("mobile", "home", "work", None))}
+
     for number in range(count):
-        first = rng.choice(FIRST_NAMES)
-        last = SELECTIVE_WORD.title() if number < 5 else rng.choice(LAST_NAMES)
-        birthday = date(1950, 1, 1) + timedelta(days=rng.randrange(365 * 55))
+        first: str | None = rng.choice(FIRST_NAMES)
+        last: str | None = rng.choice(LAST_NAMES)
+        if number < 5:
+            last = SELECTIVE_WORD.title()
+        company = job_title = None
+        if number >= 5 and rng.random() < 0.08:
+            first = last = None  # a business
+            company = rng.choice(COMPANIES)
+        elif rng.random() < 0.3:
+            company, job_title = rng.choice(COMPANIES), rng.choice(JOB_TITLES)
+        person = f"{first or company}.{last or 'co'}.{number}".lower().replace(" ", "")
+        emails = [
+            {"address": f"{person}@example.com", "label": None},
+            {"address": f"{person}@work.example.org", "label": "work"},
+        ][: rng.choices((0, 1, 2), (15, 70, 15))[0]]
+        phones = [phone() for _ in range(rng.choices((1, 2), (80, 20))[0])]
+        if number < 5:
+            phones[0]["number"] = SELECTIVE_PHONE
+        addresses = [
+            {"label": "home", "po_box": None, "extended": None,
+             "street": f"{rng.randrange(1, 200)} Main Street", "city": rng.choice(CITIES),
+             "region": None, "postal_code": f"{rng.randrange(10000, 99999)}", "country": None}
+        ] if rng.random() < 0.3 else []  # fmt: skip
+        websites = [{"url": f"https://{person}.example.net", "label": None}] * (rng.random() < 0.1)
+        born = date(1950, 1, 1) + timedelta(days=rng.randrange(365 * 55))
+        birthday = born.isoformat() if rng.random() < 0.8 else born.strftime("--%m-%d")
         yield (
             owner_id,
             first,
             last,
-            f"{first}.{last}.{number}@example.com".lower(),
-            f"+1 555 {rng.randrange(1000):03d} {rng.randrange(10000):04d}",
+            company,
+            job_title,
+            json.dumps(emails),
+            json.dumps(phones),
+            json.dumps(addresses),
+            json.dumps(websites),
             birthday,
             rng.choice(NOTES),
             now,
@@ -132,8 +175,9 @@ def seed(libpq_url: str) -> dict[int, int]:
                 (f"owner{size}@example.com", password_hash),
             ).fetchone()[0]  # type: ignore[index]
             with conn.cursor().copy(
-                "COPY contacts (owner_id, first_name, last_name, email, phone, birthday,"
-                " notes, created_at, updated_at) FROM STDIN"
+                "COPY contacts (owner_id, first_name, last_name, company, job_title, emails,"
+                " phones, addresses, websites, birthday, notes, created_at, updated_at)"
+                " FROM STDIN"
             ) as copy:
                 for row in fake_contacts(owners[size], size, rng):
                     copy.write_row(row)
@@ -183,8 +227,8 @@ def first_contact_of(libpq_url: str, user_id: int) -> int:
     """The contact GET one contact reads: the first of the owner's list."""
     with psycopg.connect(libpq_url) as conn:
         row = conn.execute(
-            "SELECT id FROM contacts WHERE owner_id = %s ORDER BY last_name, first_name, id"
-            " LIMIT 1",
+            "SELECT id FROM contacts WHERE owner_id = %s AND deleted_at IS NULL"
+            " ORDER BY sort_name, first_name NULLS FIRST, id LIMIT 1",
             (user_id,),
         ).fetchone()
     return int(row[0])  # type: ignore[index]
@@ -423,6 +467,7 @@ def endpoint_specs(base: str, tokens_file: str) -> list[Spec]:
         Spec("list 20", "GET", "/api/contacts?limit=20", auth),
         Spec("search selective (100k)", "GET", f"/api/contacts?q={SELECTIVE_WORD}", big),
         Spec("search common (100k)", "GET", f"/api/contacts?q={COMMON_WORD}", big),
+        Spec("search phone digits (100k)", "GET", f"/api/contacts?q={SELECTIVE_DIGITS}", big),
         Spec("birthdays days=7 (100k)", "GET", "/api/contacts/birthdays?days=7", big),
         Spec("create", "POST", "/api/contacts", auth | json_body, new_contact, unique=True),
         Spec("PATCH", "PATCH", f"/api/contacts/{contact_id}", auth | json_body,
@@ -469,6 +514,7 @@ def growth(base: str, owners: dict[int, int]) -> list[dict[str, Any]]:
         for name, path in (
             ("search selective", f"/api/contacts?q={SELECTIVE_WORD}"),
             ("search common", f"/api/contacts?q={COMMON_WORD}"),
+            ("search phone digits", f"/api/contacts?q={SELECTIVE_DIGITS}"),
             ("birthdays days=7", "/api/contacts/birthdays?days=7"),
         ):
             result = measure(base, Spec(name, "GET", path, auth), 1, 2)
