@@ -66,7 +66,12 @@ def header(counts: dict[str, int]) -> list[str]:
 
 
 def _row(contact: Any, counts: dict[str, int]) -> list[str]:
-    row = [guarded(getattr(contact, field)) for _, field in NAME_COLUMNS]
+    # A birthday as Google writes it, --03-22 without a year: a date, which no spreadsheet
+    # runs as a command.
+    row = [
+        (getattr(contact, field) or "") if field == "birthday" else guarded(getattr(contact, field))
+        for _, field in NAME_COLUMNS
+    ]
     labels = ([STARRED] if contact.favorite else []) + list(contact.labels)
     row.append(guarded(GOOGLE_SEPARATOR.join(labels)))
     for _, key, value_key in GROUPS[:2]:
