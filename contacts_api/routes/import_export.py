@@ -302,20 +302,17 @@ async def import_contacts(
         )
         connection = await session.connection()
         # Batched by SQLAlchemy into multi-row INSERTs ("insertmanyvalues"): a few
-        # statements for thousands of records, the ids in the order of the rows.
-        ids = (
-            (
-                await connection.execute(
-                    insert(Contact).returning(col(Contact.id), sort_by_parameter_order=True), rows
-                )
-            )
-            .scalars()
-            .all()
+        # statements for thousands of records.
+        # Each row's id by its UID, which no two rows share (a second one is skipped above):
+        # asking for the ids in the rows' order makes SQLite insert row by row.
+        inserted = await connection.execute(
+            insert(Contact).returning(col(Contact.uid), col(Contact.id)), rows
         )
+        ids: dict[str, int | None] = {uid: id_ for uid, id_ in inserted}
         pairs = sorted(
             {
-                (id_, labels[label_key(name)][0])
-                for id_, names in zip(ids, labels_of, strict=True)
+                (ids[row["uid"]], labels[label_key(name)][0])
+                for row, names in zip(rows, labels_of, strict=True)
                 for name in names
             }
         )
