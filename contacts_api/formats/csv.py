@@ -54,13 +54,13 @@ def to_csv(contacts: Iterable[Any]) -> str:
     for contact in contacts:
         writer.writerow(
             [
-                _csv_cell(contact.first_name),
-                _csv_cell(contact.last_name),
-                _csv_cell(contact.email),
+                _csv_cell(contact.first_name or ""),
+                _csv_cell(contact.last_name or ""),
+                _csv_cell(contact.email or ""),
                 # As it is: a phone holds only digits, "+", spaces and "-.()", which no
                 # spreadsheet runs as a formula, and "+1 555 010 0199" is what people expect.
-                contact.phone,
-                contact.birthday.isoformat(),
+                contact.phone or "",
+                contact.birthday or "",
                 "" if contact.notes is None else _csv_cell(contact.notes),
                 "true" if contact.favorite else "false",
                 _csv_cell(LABEL_SEPARATOR.join(contact.labels)),

@@ -50,6 +50,12 @@ def _content_line(name: str, value: str) -> str:
     return "\r\n ".join(parts) + "\r\n"
 
 
+def full_name(contact: Any) -> str:
+    """FN: the names as people read them, else the company."""
+    names = " ".join(name for name in (contact.first_name, contact.last_name) if name)
+    return names or contact.company or ""
+
+
 def _compound(fields: list[str]) -> str:
     # N's parts, each escaped, joined by ";".
     return serializeFields(fields)  # type: ignore[no-untyped-call,no-any-return]
@@ -64,12 +70,21 @@ def to_vcard(contacts: Iterable[Any]) -> str:
             "BEGIN:VCARD\r\n",
             "VERSION:4.0\r\n",
             # Family; given; additional; prefixes; suffixes.
-            _content_line("N", _compound([contact.last_name, contact.first_name, "", "", ""])),
-            _content_line("FN", backslashEscape(f"{contact.first_name} {contact.last_name}")),
-            _content_line("EMAIL", backslashEscape(contact.email)),
-            _content_line("TEL", backslashEscape(contact.phone)),
-            _content_line("BDAY", contact.birthday.isoformat().replace("-", "")),
+            _content_line(
+                "N", _compound([contact.last_name or "", contact.first_name or "", "", "", ""])
+            ),
+            _content_line("FN", backslashEscape(full_name(contact))),
         ]
+        if contact.company is not None:
+            lines.append(_content_line("ORG", backslashEscape(contact.company)))
+        if contact.email is not None:
+            lines.append(_content_line("EMAIL", backslashEscape(contact.email)))
+        if contact.phone is not None:
+            lines.append(_content_line("TEL", backslashEscape(contact.phone)))
+        if contact.birthday is not None:
+            # 19900415, or --0415 for a birthday without a year (RFC 6350 §4.3.1).
+            year, month_day = contact.birthday[:-6], contact.birthday[-5:].replace("-", "")
+            lines.append(_content_line("BDAY", (year or "--") + month_day))
         if contact.notes is not None:
             lines.append(_content_line("NOTE", backslashEscape(contact.notes)))
         if contact.labels:
