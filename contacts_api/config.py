@@ -41,6 +41,9 @@ class Settings(DatabaseSettings):
     TOKEN_REQUESTS_PER_MINUTE: int = Field(default=60, ge=1)
     SIGNUPS_PER_HOUR: int = Field(default=20, ge=1)
     MAX_BODY_BYTES: int = Field(default=1_048_576, ge=1)
+    # The largest file POST /api/contacts/import takes: phone exports with photos run to
+    # megabytes (every other request keeps MAX_BODY_BYTES).
+    MAX_IMPORT_BYTES: int = Field(default=20_971_520, ge=1)
     CORS_ORIGINS: str = ""
     LOG_FORMAT: str = Field(default="text", pattern="^(text|json)$")
     METRICS_ENABLED: bool = True

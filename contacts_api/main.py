@@ -92,7 +92,11 @@ app = FastAPIOffline(
 
 
 add_error_handlers(app)
-app.add_middleware(BodySizeLimit, max_bytes=settings.MAX_BODY_BYTES)
+app.add_middleware(
+    BodySizeLimit,
+    max_bytes=settings.MAX_BODY_BYTES,
+    larger={("POST", "/api/contacts/import"): settings.MAX_IMPORT_BYTES},
+)
 if settings.cors_origins:
     # Bearer tokens, not cookies: browsers on these origins may call the API, without
     # credentials mode.

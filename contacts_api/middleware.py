@@ -46,23 +46,29 @@ class SecurityHeaders:
 
 
 class BodySizeLimit:
-    """Refuse request bodies over `max_bytes` with 413, whether sized or chunked.
+    """Refuse request bodies over `max_bytes` with 413, whether sized or chunked; the
+    requests named in `larger` (method and path) may send up to their own limit (an import:
+    phone exports with photos run to megabytes).
 
     Not Starlette's RequestBodyLimitMiddleware (FastAPI's `max_body_size`): it answers some
     413s in plain text, and the contract's errors are JSON with a `detail`.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, larger: dict[tuple[str, str], int] | None = None
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.larger = larger or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.larger.get((scope["method"], scope["path"]), self.max_bytes)
         declared = Headers(scope=scope).get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self.too_large()(scope, receive, send)
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await self.too_large(limit)(scope, receive, send)
             return
 
         received = 0
@@ -73,16 +79,16 @@ class BodySizeLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > limit:
                     # FastAPI lets an HTTPException from reading the body through as it is.
-                    raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, self.detail)
+                    raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, self.detail(limit))
             return message
 
         await self.app(scope, receive_within_limit, send)
 
-    @property
-    def detail(self) -> str:
-        return f"Request body is larger than {self.max_bytes} bytes"
+    @staticmethod
+    def detail(limit: int) -> str:
+        return f"Request body is larger than {limit} bytes"
 
-    def too_large(self) -> JSONResponse:
-        return JSONResponse({"detail": self.detail}, status.HTTP_413_CONTENT_TOO_LARGE)
+    def too_large(self, limit: int) -> JSONResponse:
+        return JSONResponse({"detail": self.detail(limit)}, status.HTTP_413_CONTENT_TOO_LARGE)

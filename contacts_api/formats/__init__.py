@@ -1,25 +1,40 @@
 """vCard and CSV: contacts written to a file, and the records read back from one.
 
-Pure functions, no FastAPI and no database. Reading gives raw field values per record;
-the import route validates them like any `ContactCreate`.
+Pure functions, no FastAPI and no database.
 
-- `vcard`: vCard 4.0 out; 2.1, 3.0 and 4.0 in, as address books write them.
-- `csv`: this service's CSV out and in; Google Contacts' and Outlook's CSV in.
-- `records`: what both give the route, and the words for a field that is missing or wrong.
+- `records`: what every reader gives (`CardRead`: fields, UID, kept properties, warnings),
+  and the checks of each value.
+- `vcard_lines`, `vcard_read`, `vcard_write`: vCard 2.1, 3.0 and 4.0 in, 4.0 and 3.0 out.
+- `csv_read`, `csv_write`: Google Contacts' layout out; it, Outlook's and the first model's in.
+
+The CardDAV routes use `read_card` and `write_card`; the import and export use the same.
 """
 
-from contacts_api.formats.csv import CSV_COLUMNS, csv_rows, is_outlook_header, read_csv, to_csv
-from contacts_api.formats.records import MAX_RECORDS, NotAContactFile, Record
-from contacts_api.formats.vcard import read_vcards, to_vcard
+from contacts_api.formats.csv_read import csv_rows, is_outlook_header, read_csv
+from contacts_api.formats.csv_write import to_csv
+from contacts_api.formats.records import (
+    MAX_KEPT_BYTES,
+    MAX_RECORDS,
+    CardRead,
+    NotAContactFile,
+    Record,
+    digits,
+)
+from contacts_api.formats.vcard_read import read_card, read_vcards
+from contacts_api.formats.vcard_write import to_vcard, write_card
 
 __all__ = [
-    "CSV_COLUMNS",
+    "MAX_KEPT_BYTES",
     "MAX_RECORDS",
+    "CardRead",
     "NotAContactFile",
     "Record",
+    "digits",
+    "read_card",
     "read_records",
     "to_csv",
     "to_vcard",
+    "write_card",
 ]
 
 

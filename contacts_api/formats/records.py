@@ -1,36 +1,67 @@
-"""What every reader gives the import route: one `Record` per card or row, in file order.
+"""What every reader gives: one `CardRead` per card or row, its values each checked.
 
-A card or a row of another program is first a `Draft`: the values found, by the names they
-have in the file. `to_record` then checks that a contact can be made of it, and says in words
-which field is missing or wrong when not (`no birthday (BDAY)`), so that a report never
-repeats a parser's complaint about a line.
+A reader finds the values of a card or a row and hands them to a `Draft`, one at a time.
+The draft checks each value with the rule of its field (`check_value`, the rule a request
+body meets), keeps it, or leaves it out with a warning in words that name the value and
+say what is wrong. A record with a name becomes a contact however many values it loses;
+only a record without any name is refused.
 """
 
 import re
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date
-from typing import Any, NamedTuple
+from typing import Any
 
-# A bound on the work of one import: about twice the records of a realistic file at the
-# default body limit.
+from contacts_api.models.contacts import (
+    ADDRESS_PARTS,
+    MAX_ADDRESSES,
+    MAX_EMAILS,
+    MAX_PHONES,
+    MAX_WEBSITES,
+)
+from contacts_api.models.types import (
+    AddressPart,
+    Birthday,
+    Email,
+    EntryLabel,
+    LabelName,
+    Name,
+    Notes,
+    OrganizationText,
+    PhoneNumber,
+    WebsiteUrl,
+    check_value,
+)
+
+# A bound on the work of one import.
 MAX_RECORDS = 20_000
+MAX_LABELS = 20
+# What the vCard properties that no field holds may take of one contact.
+MAX_KEPT_BYTES = 1_048_576
 
 
 class NotAContactFile(ValueError):
-    """The upload is neither a vCard nor a CSV file with a header this service reads."""
+    """The upload is no vCard nor CSV file this service reads, or a card has no name."""
 
 
-class WrongValue(ValueError):
-    """One field of a record cannot be used; the message says which and why, in words."""
+@dataclass
+class CardRead:
+    """One card or row read: the fields of a `ContactCreate` (each value checked), the vCard
+    UID, the properties kept as they came, and a warning for each value left out."""
+
+    fields: dict[str, Any]
+    uid: str | None = None
+    kept: str | None = None  # unfolded content lines, each ending in CRLF
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass
 class Record:
-    """One record of an uploaded file: its fields, or why they could not be read."""
+    """One record of an uploaded file: what was read, or why it makes no contact."""
 
     item: int  # counted from 1 in file order
-    fields: dict[str, Any] | None = None  # None when the record cannot be read
+    card: CardRead | None = None
     problem: str = ""
 
 
@@ -39,82 +70,16 @@ def check_count(count: int) -> None:
         raise NotAContactFile(f"The file holds {count} records, more than {MAX_RECORDS}: split it")
 
 
-class Sources(NamedTuple):
-    """Where a file keeps each field, for the words of a report: `no phone (TEL)`."""
-
-    first_name: str
-    last_name: str
-    name: str  # for a record with neither
-    email: str
-    phone: str
-    birthday: str
+def shown(value: str) -> str:
+    """A value as a warning quotes it: at most 40 characters."""
+    return repr(value if len(value) <= 40 else value[:39] + "…")
 
 
-# The order of a report's words: that of the fields of a contact.
-FIELDS = ("version", "name", "email", "phone", "birthday", "notes", "favorite", "labels")
-
-
-@dataclass
-class Draft:
-    """The values of a card or a row, before the checks that make them a contact's fields."""
-
-    first_name: str = ""
-    last_name: str = ""
-    email: str | None = None
-    phone: str | None = None
-    birthday: str | None = None  # YYYY-MM-DD
-    notes: str | None = None
-    favorite: bool = False
-    labels: list[str] = field(default_factory=list)
-    # A field (one of FIELDS) whose value was found but cannot be used, and why.
-    wrong: dict[str, str] = field(default_factory=dict)
-
-
-def to_record(item: int, draft: Draft, sources: Sources) -> Record:
-    """The draft's fields, or every reason a contact cannot be made of it."""
-    first_name, last_name = draft.first_name.strip(), draft.last_name.strip()
-    email = (draft.email or "").strip()
-    phone = _phone_text(draft.phone or "")
-    missing = {}
-    if not first_name and not last_name:
-        missing["name"] = f"no name ({sources.name})"
-    elif not first_name:
-        missing["name"] = f"no first name ({sources.first_name})"
-    elif not last_name:
-        missing["name"] = f"no last name ({sources.last_name})"
-    if not email:
-        missing["email"] = f"no email ({sources.email})"
-    if not phone:
-        missing["phone"] = f"no phone ({sources.phone})"
-    elif not any(char.isdigit() for char in phone):
-        missing["phone"] = f"phone {phone[:40]!r} has no digits"
-    if draft.birthday is None:
-        missing["birthday"] = f"no birthday ({sources.birthday})"
-    # A value found but wrong says more than "no ..." of the same field.
-    problems = missing | draft.wrong
-    if problems:
-        words = [problems[name] for name in FIELDS if name in problems]
-        return Record(item, problem="; ".join(words))
-    return Record(
-        item,
-        fields={
-            "first_name": first_name,
-            "last_name": last_name,
-            "email": email,
-            "phone": phone,
-            "birthday": draft.birthday,
-            "notes": draft.notes or None,
-            "favorite": draft.favorite,
-            "labels": labels(draft.labels),
-        },
-    )
-
-
-def _phone_text(value: str) -> str:
-    # iPhones write the spaces of a number as no-break spaces, and some programs wrap it in
-    # invisible direction marks: plain spaces, and nothing, for the phone rules to see.
+def clean_text(value: str | None) -> str:
+    """Trimmed; spaces of any kind plain, invisible direction marks and the like gone (iPhones
+    write the spaces of a number as no-break spaces)."""
     characters = []
-    for char in value.strip():
+    for char in (value or "").strip():
         category = unicodedata.category(char)
         if category == "Zs":
             characters.append(" ")
@@ -124,28 +89,167 @@ def _phone_text(value: str) -> str:
 
 
 # The groups Google gives every contact ("* myContacts", "* starred"; "System Group: My
-# Contacts" in old files; "myContacts" in its vCards and its Outlook CSV): Google's, not the
-# user's labels.
-GOOGLE_SYSTEM_GROUP = re.compile(r"\*|System Group:|(myContacts|starred)$")
+# Contacts" in old files; "myContacts" in its vCards): Google's, not the user's labels.
+GOOGLE_SYSTEM_GROUP = re.compile(r"\*|System Group:|(myContacts|starred)$", re.IGNORECASE)
+STARRED = re.compile(r"\*\s*starred$|System Group:\s*Starred", re.IGNORECASE)
 
 
-def labels(names: list[str]) -> list[str]:
-    """Label names trimmed, each once, in file order; empty names and Google's own dropped."""
-    kept: dict[str, None] = {}
-    for name in names:
-        if name.strip() and not GOOGLE_SYSTEM_GROUP.match(name.strip()):
-            kept.setdefault(name.strip(), None)
-    return list(kept)
+def digits(number: str) -> str:
+    """A phone number's digits, its extension left out: what two numbers are compared by."""
+    return "".join(char for char in re.split(r"(?i)x|ext|;", number)[0] if char.isdigit())
 
 
-FULL_DATE = re.compile(r"(\d{4})-?(\d{2})-?(\d{2})")
-# vCard 4.0 (--0322, RFC 6350 §4.3.1) and Google Contacts (--03-22) write a date without a year.
-NO_YEAR = re.compile(r"--\d{2}-?\d{2}")
+class Draft:
+    """The values of one record, each checked as it comes."""
+
+    def __init__(self) -> None:
+        self.fields: dict[str, Any] = {
+            "emails": [],
+            "phones": [],
+            "addresses": [],
+            "websites": [],
+            "labels": [],
+        }
+        self.warnings: list[str] = []
+        self.kept: list[str] = []  # content lines for the contact's vCards
+        self._kept_bytes = 0
+
+    def keep(self, name: str, line: str) -> None:
+        """A vCard content line kept as it came, within MAX_KEPT_BYTES a contact."""
+        size = len(line.encode()) + 2
+        if self._kept_bytes + size > MAX_KEPT_BYTES:
+            self.warn(name, line, "the properties kept of one contact would pass 1 MiB")
+            return
+        self._kept_bytes += size
+        self.kept.append(line)
+
+    def warn(self, what: str, value: str, problem: str) -> None:
+        self.warnings.append(f"{what} {shown(value)} left out: {problem}")
+
+    def _checked(self, kind: Any, value: str, what: str) -> Any:
+        try:
+            return check_value(kind, value)
+        except ValueError as exc:
+            self.warn(what, value, str(exc))
+            return None
+
+    def text(self, key: str, value: str | None, what: str) -> bool:
+        """A name, company, job title, note or birthday; False when it breaks its rule."""
+        value = (value or "").strip() if key == "notes" else clean_text(value)
+        if not value:
+            return True
+        kind = {
+            "first_name": Name,
+            "last_name": Name,
+            "company": OrganizationText,
+            "job_title": OrganizationText,
+            "notes": Notes,
+            "birthday": Birthday,
+        }[key]
+        if self.fields.get(key):
+            if key != "notes":
+                self.warn(what, value, f"the contact has one already ({self.fields[key]!r})")
+                return False
+            value = f"{self.fields[key]}\n{value}"
+        checked = self._checked(kind, value, what)
+        if checked is not None:
+            self.fields[key] = checked
+        return checked is not None
+
+    def label(self, label: str | None, what: str) -> str | None:
+        label = clean_text(label)
+        if not label:
+            return None
+        checked: str | None = self._checked(EntryLabel, label, f"the label of {what}")
+        return checked
+
+    def _add(self, key: str, entry: dict[str, Any], limit: int, what: str, shown: str) -> bool:
+        entries: list[dict[str, Any]] = self.fields[key]
+        if len(entries) >= limit:
+            self.warn(what, shown, f"a contact has at most {limit}")
+            return False
+        entries.append(entry)
+        return True
+
+    def email(self, address: str | None, label: str | None, what: str = "email") -> bool:
+        address = clean_text(address)
+        if not address:
+            return True
+        checked = self._checked(Email, address, what)
+        if checked is None:
+            return False
+        if any(entry["address"] == checked for entry in self.fields["emails"]):
+            return True  # written twice: nothing is lost
+        entry = {"address": checked, "label": self.label(label, what)}
+        return self._add("emails", entry, MAX_EMAILS, what, address)
+
+    def phone(self, number: str | None, label: str | None, what: str = "phone") -> bool:
+        number = clean_text(number)
+        if number.lower().startswith("tel:"):
+            # vCard 4.0 may write a number as a URI: tel:+1-555-555-0100;ext=12.
+            number = number[4:]
+        if not number:
+            return True
+        checked = self._checked(PhoneNumber, number, what)
+        if checked is None:
+            return False
+        entry = {"number": checked, "label": self.label(label, what)}
+        return self._add("phones", entry, MAX_PHONES, what, number)
+
+    def website(self, url: str | None, label: str | None, what: str = "website") -> bool:
+        url = clean_text(url)
+        if not url:
+            return True
+        checked = self._checked(WebsiteUrl, url, what)
+        if checked is None:
+            return False
+        entry = {"url": checked, "label": self.label(label, what)}
+        return self._add("websites", entry, MAX_WEBSITES, what, url)
+
+    def address(self, parts: Mapping[str, str | None], label: str | None, what: str) -> bool:
+        """An address from its parts (po_box, extended, street, city, region, postal_code,
+        country); a part that breaks the rule is left out alone."""
+        entry: dict[str, Any] = {"label": self.label(label, what)}
+        whole = ", ".join(value.strip() for value in parts.values() if value and value.strip())
+        good = True
+        for part in ADDRESS_PARTS:
+            value = (parts.get(part) or "").strip()
+            entry[part] = self._checked(AddressPart, value, f"{what} ({part})") if value else None
+            good = good and (entry[part] is not None or not value)
+        if all(entry[part] is None for part in ADDRESS_PARTS):
+            return not whole
+        return self._add("addresses", entry, MAX_ADDRESSES, what, whole) and good
+
+    def labels(self, names: list[str], what: str = "label") -> None:
+        """Label names: each part between "," and ";" a label, Google's own groups left out
+        (its "starred" is the favourite flag)."""
+        for name in names:
+            if STARRED.match(name.strip()):
+                self.fields["favorite"] = True
+                continue
+            for part in re.split("[,;]", name):
+                part = clean_text(part)
+                if not part or GOOGLE_SYSTEM_GROUP.match(part):
+                    continue
+                checked = self._checked(LabelName, part, what)
+                if checked is None or checked.casefold() in map(
+                    str.casefold, self.fields["labels"]
+                ):
+                    continue
+                if len(self.fields["labels"]) >= MAX_LABELS:
+                    self.warn(what, part, f"a contact has at most {MAX_LABELS} labels")
+                    continue
+                self.fields["labels"].append(checked)
+
+    def has_name(self) -> bool:
+        return any(self.fields.get(key) for key in ("first_name", "last_name", "company"))
+
+    def card(self, uid: str | None = None) -> CardRead:
+        kept = "".join(f"{line}\r\n" for line in self.kept)
+        return CardRead(self.fields, uid=uid, kept=kept or None, warnings=self.warnings)
 
 
-def iso_date(text: str, year: str, month: str, day: str) -> str:
-    """YYYY-MM-DD, or WrongValue when there is no such day."""
-    try:
-        return date(int(year), int(month), int(day)).isoformat()
-    except ValueError:
-        raise WrongValue(f"birthday {text[:30]!r} is not a date") from None
+def split_name(full: str) -> tuple[str, str]:
+    """First and last name of a name in one piece: the last word is the family name."""
+    *given, family = full.split() or [""]
+    return " ".join(given), family

@@ -77,6 +77,7 @@ from contacts_api.models.contacts import (
 )
 from contacts_api.models.imports import (
     ImportReport,
+    ImportWarning,
     RefusedRecord,
     SkippedRecord,
 )
@@ -195,6 +196,7 @@ __all__ = [
     "EntryLabel",
     "FullName",
     "ImportReport",
+    "ImportWarning",
     "Label",
     "LabelIn",
     "LabelList",

@@ -1,21 +1,24 @@
-"""Contacts to and from files: vCard 4.0 and CSV export; vCard 2.1/3.0/4.0 and CSV import (this
-service's, Google Contacts' and Outlook's)."""
+"""Contacts to and from files: vCard 4.0 and CSV (Google Contacts' layout) out; vCard 2.1, 3.0
+and 4.0 and CSV (Google's, Outlook's, this service's, the first model's) in."""
 
+from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Annotated, Any, Literal
 
 import anyio
 from fastapi import APIRouter, File, Query, Response, UploadFile
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
-from sqlalchemy import insert as sql_insert
+from sqlalchemy import insert
 from sqlalchemy import select as sql_select
 from sqlmodel import col, select
 
 from contacts_api.deps import CurrentUser, SessionDep
-from contacts_api.docs import TOO_LARGE, UNAUTHORIZED, Responses, invalid
+from contacts_api.docs import UNAUTHORIZED, Responses, error, invalid
 from contacts_api.formats import (
-    CSV_COLUMNS,
+    CardRead,
     NotAContactFile,
+    digits,
     read_records,
     to_csv,
     to_vcard,
@@ -25,40 +28,61 @@ from contacts_api.models import (
     ContactCreate,
     ContactLabel,
     ImportReport,
+    ImportWarning,
     RefusedRecord,
     SkippedRecord,
     User,
     label_key,
-    public_columns,
+    new_uid,
     utc_now,
 )
-from contacts_api.routes.contacts import BOOK_ORDER
 from contacts_api.routes.labels import find_or_create_labels
 
 router = APIRouter(prefix="/contacts", tags=["import and export"], responses=UNAUTHORIZED)
 
-
-VCARD_EXAMPLE = (
-    "BEGIN:VCARD\r\nVERSION:4.0\r\nN:Smith;Ann;;;\r\nFN:Ann Smith\r\n"
-    "EMAIL:ann.smith@example.com\r\nTEL:+1 (555) 010-0199\r\nBDAY:19900415\r\n"
-    "NOTE:Met at PyCon\\; prefers email.\r\nCATEGORIES:Family,Work\r\nX-FAVORITE:TRUE\r\n"
-    "END:VCARD\r\n"
+# The Swagger examples, written by the writers themselves: they always show what an export is.
+_EXAMPLE = SimpleNamespace(
+    first_name="Ann",
+    last_name="Smith",
+    company="Acme Ltd",
+    job_title="Engineer",
+    emails=[{"address": "ann.smith@example.com", "label": "work"}],
+    phones=[
+        {"number": "+1 (555) 010-0199", "label": "mobile"},
+        {"number": "+1 555 010 0100", "label": "Grandma's"},
+    ],
+    addresses=[
+        {
+            "label": "home",
+            "po_box": None,
+            "extended": None,
+            "street": "12 Baker Street",
+            "city": "London",
+            "region": None,
+            "postal_code": "NW1 6XE",
+            "country": "United Kingdom",
+        }
+    ],
+    websites=[{"url": "https://example.com", "label": None}],
+    birthday="--04-15",
+    notes="Met at PyCon; prefers email.",
+    favorite=True,
+    labels=["Family", "Work"],
+    uid="urn:uuid:1b4e28ba-2fa1-11d2-883f-0016d3cca427",
+    kept_properties="NICKNAME:Annie\r\n",
 )
-CSV_EXAMPLE = (
-    "first_name,last_name,email,phone,birthday,notes,favorite,labels\r\n"
-    "Ann,Smith,ann.smith@example.com,+1 (555) 010-0199,1990-04-15,Met at PyCon; prefers email.,"
-    "true,Family;Work\r\n"
-)
-
 EXPORTED_FILE: Responses = {
     200: {
         "description": "Every contact of yours, as a file to download",
         "content": {
-            "text/vcard": {"schema": {"type": "string"}, "example": VCARD_EXAMPLE},
-            "text/csv": {"schema": {"type": "string"}, "example": CSV_EXAMPLE},
+            "text/vcard": {"schema": {"type": "string"}, "example": to_vcard([_EXAMPLE])},
+            "text/csv": {"schema": {"type": "string"}, "example": to_csv([_EXAMPLE])},
         },
     }
 }
+IMPORT_TOO_LARGE = error(
+    413, "The file is larger than `MAX_IMPORT_BYTES`", "Request body is larger than 20971520 bytes"
+)
 
 FILE_TYPES = {
     "vcard": ("text/vcard; charset=utf-8", "contacts.vcf", to_vcard),
@@ -83,17 +107,16 @@ async def export_contacts(
     session: SessionDep,
     file_format: Annotated[
         Literal["vcard", "csv"],
-        Query(alias="format", description="`vcard` (vCard 4.0) or `csv`."),
+        Query(alias="format", description="`vcard` (vCard 4.0) or `csv` (Google's layout)."),
     ] = "vcard",
 ) -> Response:
     """Download your whole address book as a vCard 4.0 or CSV file."""
     media_type, filename, write = FILE_TYPES[file_format]
-    columns = public_columns() | {"labels": Contact.labels}
     contacts = (
-        await session.exec(  # type: ignore[call-overload]
-            sql_select(*(columns[name] for name in (*CSV_COLUMNS, "company")))
+        await session.exec(
+            select(Contact)
             .where(col(Contact.owner_id) == user.id, col(Contact.deleted_at).is_(None))
-            .order_by(*BOOK_ORDER)
+            .order_by(col(Contact.sort_name), col(Contact.first_name), col(Contact.id))
         )
     ).all()
     # Writing 100,000 contacts takes a while: in a thread, so that other requests go on.
@@ -105,33 +128,109 @@ async def export_contacts(
     )
 
 
-def describe(error: ValidationError) -> str:
-    """ "email: value is not a valid email address; phone: ..." for a refused record."""
+def describe(problem: ValidationError) -> str:
+    """ "emails.0.address: value is not a valid email address; ..." for a refused record."""
     messages = []
-    for problem in error.errors(include_input=False, include_url=False):
-        message = problem["msg"].removeprefix("Value error, ")
-        field = ".".join(str(part) for part in problem["loc"])
-        messages.append(f"{field}: {message}" if field else message)
+    for found in problem.errors(include_input=False, include_url=False):
+        message = found["msg"].removeprefix("Value error, ")
+        where = ".".join(str(part) for part in found["loc"])
+        messages.append(f"{where}: {message}" if where else message)
     return "; ".join(messages)
 
 
-def validate_records(data: bytes) -> tuple[list[tuple[int, ContactCreate]], list[RefusedRecord]]:
-    """Read the file and check each record like a `ContactCreate`."""
-    valid, errors = [], []
+@dataclass
+class ReadFile:
+    """The records of a file that make contacts, and what the others lack."""
+
+    contacts: list[tuple[int, ContactCreate, CardRead]] = field(default_factory=list)
+    errors: list[RefusedRecord] = field(default_factory=list)
+    warnings: list[ImportWarning] = field(default_factory=list)
+
+
+def read_file(data: bytes) -> ReadFile:
+    """Read the file and make each record a `ContactCreate` (its values were checked one by
+    one: a rule across fields is all that can still refuse it)."""
+    found = ReadFile()
     for record in read_records(data):
-        if record.fields is None:
-            errors.append(RefusedRecord(item=record.item, detail=record.problem))
+        if record.card is None:
+            found.errors.append(RefusedRecord(item=record.item, detail=record.problem))
             continue
         try:
-            valid.append((record.item, ContactCreate.model_validate(record.fields)))
+            contact = ContactCreate.model_validate(record.card.fields)
         except ValidationError as exc:
-            errors.append(RefusedRecord(item=record.item, detail=describe(exc)))
-    return valid, errors
+            found.errors.append(RefusedRecord(item=record.item, detail=describe(exc)))
+            continue
+        found.contacts.append((record.item, contact, record.card))
+        found.warnings += [ImportWarning(item=record.item, detail=w) for w in record.card.warnings]
+    return found
+
+
+NameKey = tuple[str, str, str]
+
+
+class Known:
+    """The contacts of the book and of the file so far, by what makes two the same one."""
+
+    def __init__(self) -> None:
+        self.uids: dict[str, str] = {}
+        self.named: dict[NameKey, list[tuple[set[str], set[str], str]]] = {}
+
+    @staticmethod
+    def key(first: str | None, last: str | None, company: str | None) -> NameKey:
+        return ((first or "").casefold(), (last or "").casefold(), (company or "").casefold())
+
+    def add(self, uid: str, key: NameKey, emails: set[str], phones: set[str], where: str) -> None:
+        self.uids.setdefault(uid, where)
+        self.named.setdefault(key, []).append((emails, phones, where))
+
+    def same_as(
+        self, uid: str | None, key: NameKey, emails: set[str], phones: set[str]
+    ) -> str | None:
+        """Why a record is a contact known already, in words; None when it is new."""
+        if uid is not None and uid in self.uids:
+            return f"Same UID as {self.uids[uid]}"
+        for known_emails, known_phones, where in self.named.get(key, []):
+            if not emails and not phones:
+                return f"Same name and company as {where}, and no email or phone to tell them apart"
+            if emails & known_emails:
+                return f"Same name and company as {where}, and a shared email"
+            if phones & known_phones:
+                return f"Same name and company as {where}, and a shared phone number"
+        return None
+
+
+def _phone_digits(phones: list[Any]) -> set[str]:
+    return {digits(phone["number"]) for phone in phones} - {""}
+
+
+async def _known_of(session: SessionDep, user_id: int) -> Known:
+    known = Known()
+    rows = await session.exec(  # type: ignore[call-overload]
+        sql_select(
+            col(Contact.uid),
+            col(Contact.first_name),
+            col(Contact.last_name),
+            col(Contact.company),
+            col(Contact.emails),
+            col(Contact.phones),
+        ).where(col(Contact.owner_id) == user_id, col(Contact.deleted_at).is_(None))
+    )
+    for uid, first, last, company, emails, phones in rows:
+        addresses = {email["address"] for email in emails}
+        known.add(
+            uid,
+            Known.key(first, last, company),
+            addresses,
+            _phone_digits(phones),
+            "a contact in your address book",
+        )
+    return known
 
 
 @router.post(
     "/import",
-    responses=TOO_LARGE | invalid("body", "file", "value_error", "The file is not UTF-8 text"),
+    responses=IMPORT_TOO_LARGE
+    | invalid("body", "file", "value_error", "The file is not UTF-8 text"),
 )
 async def import_contacts(
     user: CurrentUser,
@@ -140,98 +239,92 @@ async def import_contacts(
         UploadFile,
         # "binary": generated clients then send a file, not a text field.
         File(
-            description="A vCard file (2.1, 3.0 or 4.0) or a CSV file (this service's, or the "
-            "export of Google Contacts or Outlook).",
+            description="A vCard file (2.1, 3.0 or 4.0) or a CSV file (Google Contacts', "
+            "Outlook's, this service's, or the first model's).",
             json_schema_extra={"format": "binary"},
         ),
     ],
 ) -> ImportReport:
     """Add the contacts of a vCard or CSV file to your address book, and report on each record.
 
-    Records whose email is already in your book (or earlier in the file) are skipped; records
-    that fail the rules of `POST /api/contacts` are listed with the reason. The others are
-    created together, in one transaction.
+    Every record with a name becomes a contact; a value that breaks a rule is left out of it
+    and listed in `warnings`. Records that your book (or an earlier record of the file)
+    already has are skipped; records without a name are `errors`. The contacts are created
+    together, in one transaction.
     """
     data = await file.read()
     try:
-        # Parsing and validating thousands of records: in a thread, not on the event loop.
-        valid, errors = await anyio.to_thread.run_sync(validate_records, data)
+        # Parsing and checking thousands of records: in a thread, not on the event loop.
+        found = await anyio.to_thread.run_sync(read_file, data)
     except NotAContactFile as exc:
-        error = {"type": "value_error", "loc": ("body", "file"), "msg": str(exc)}
-        raise RequestValidationError([error]) from None
+        problem = {"type": "value_error", "loc": ("body", "file"), "msg": str(exc)}
+        raise RequestValidationError([problem]) from None
 
+    user_id: int = user.id  # type: ignore[assignment]
+    # One import of a user at a time: the second waits here, then finds what the first made.
+    # (SQLite's transactions hold the database's write lock from their BEGIN, see db.py.)
+    await session.exec(
+        select(User.id).where(col(User.id) == user_id).with_for_update(key_share=True)
+    )
+    known = await _known_of(session, user_id)
     skipped: list[SkippedRecord] = []
-    first_item_of: dict[str, int] = {}
     rows: list[dict[str, Any]] = []
-    labels_of: dict[str, list[str]] = {}
+    labels_of: list[list[str]] = []
     now = utc_now()
-    for item, contact in valid:
-        # (Every record of the first model's files has an email: records.py.)
-        assert contact.email is not None  # noqa: S101
-        if contact.email in first_item_of:
-            reason = f"Same email as item {first_item_of[contact.email]} of this file"
+    for item, contact, card in found.contacts:
+        columns = contact.columns()
+        key = Known.key(contact.first_name, contact.last_name, contact.company)
+        emails = {email["address"] for email in columns["emails"]}
+        phones = _phone_digits(columns["phones"])
+        reason = known.same_as(card.uid, key, emails, phones)
+        if reason is not None:
             skipped.append(SkippedRecord(item=item, reason=reason))
             continue
-        first_item_of[contact.email] = item
-        labels_of[contact.email] = contact.labels
+        uid = card.uid or new_uid()
+        known.add(uid, key, emails, phones, f"item {item} of this file")
         rows.append(
-            contact.columns()
+            columns
             | {
-                "owner_id": user.id,
+                "owner_id": user_id,
+                "uid": uid,
+                "kept_properties": card.kept,
                 "created_at": now,
                 "updated_at": now,
             }
         )
+        labels_of.append(contact.labels)
 
-    created: set[str] = set()
     if rows:
         # The labels first, in one query (none when the file has none), as every writer
         # takes them: see find_or_create_labels.
-        found = await find_or_create_labels(
-            session,
-            user.id,  # type: ignore[arg-type]
-            (name for names in labels_of.values() for name in names),
+        labels = await find_or_create_labels(
+            session, user_id, (name for names in labels_of for name in names)
         )
-        # One import of a user at a time: two at once would both find an email missing and
-        # both create its contact. (SQLite's writer holds the database from BEGIN: db.py.)
-        await session.exec(
-            select(User.id).where(col(User.id) == user.id).with_for_update(key_share=True)
-        )
-        # Every address of the book: the contact of an address it has is not made twice.
-        in_the_book = {
-            entry["address"]
-            for (emails,) in await session.exec(  # type: ignore[call-overload]
-                sql_select(col(Contact.emails)).where(
-                    col(Contact.owner_id) == user.id, col(Contact.deleted_at).is_(None)
+        connection = await session.connection()
+        # Batched by SQLAlchemy into multi-row INSERTs ("insertmanyvalues"): a few
+        # statements for thousands of records, the ids in the order of the rows.
+        ids = (
+            (
+                await connection.execute(
+                    insert(Contact).returning(col(Contact.id), sort_by_parameter_order=True), rows
                 )
             )
-            for entry in emails
-        }
-        rows = [row for row in rows if row["emails"][0]["address"] not in in_the_book]
-        connection = await session.connection()
-        ids: dict[str, int] = {}
-        if rows:
-            returned = await connection.execute(
-                sql_insert(Contact).returning(col(Contact.id), col(Contact.emails)), rows
-            )
-            ids = {emails[0]["address"]: id_ for id_, emails in returned}
-        pairs = {
-            (ids[email], found[label_key(name)][0])
-            for email, names in labels_of.items()
-            if email in ids
-            for name in names
-        }
+            .scalars()
+            .all()
+        )
+        pairs = sorted(
+            {
+                (id_, labels[label_key(name)][0])
+                for id_, names in zip(ids, labels_of, strict=True)
+                for name in names
+            }
+        )
         if pairs:
             await connection.execute(
-                sql_insert(ContactLabel),
-                [{"contact_id": contact, "label_id": label} for contact, label in sorted(pairs)],
+                insert(ContactLabel),
+                [{"contact_id": contact, "label_id": label} for contact, label in pairs],
             )
-        created = set(ids)
-        await session.commit()
-    for item, contact in valid:
-        if first_item_of[contact.email or ""] == item and contact.email not in created:
-            reason = "A contact with this email is already in your address book"
-            skipped.append(SkippedRecord(item=item, reason=reason))
-
-    skipped.sort(key=lambda record: record.item)
-    return ImportReport(created=len(created), skipped=skipped, errors=errors)
+    await session.commit()
+    return ImportReport(
+        created=len(rows), skipped=skipped, errors=found.errors, warnings=found.warnings
+    )
