@@ -45,6 +45,7 @@ from contacts_api.ratelimit import (
     limit_signups,
     limit_token_requests,
 )
+from contacts_api.routes.calendar import revoke_birthday_calendar
 from contacts_api.security import (
     InvalidToken,
     Purpose,
@@ -323,8 +324,10 @@ async def log_out(body: RefreshTokenIn, session: SessionDep) -> None:
     responses=UNAUTHORIZED,
 )
 async def log_out_everywhere(user: CurrentUser, session: SessionDep) -> None:
-    """End every session of the current user: all their tokens stop working at once."""
+    """End every session of the current user: all their tokens stop working at once, and the
+    address of their birthday calendar too."""
     await revoke_sessions(session, col(AuthSession.user_id) == user.id)
+    await revoke_birthday_calendar(session, user.id)
 
 
 # --- Messages --------------------------------------------------------------------------------
@@ -486,4 +489,5 @@ async def reset_password(body: PasswordReset, session: SessionDep) -> None:
         await session.rollback()
         raise AppError(status.HTTP_400_BAD_REQUEST, INVALID_LINK)
     await revoke_sessions(session, col(AuthSession.user_id) == user.id)  # commits both
+    await revoke_birthday_calendar(session, user.id)
     send_notice(email, "Your password was reset")
