@@ -186,7 +186,7 @@ def card_properties(lines: list[str], raw_bytes: bool, read: set[str]) -> list[P
             found.append(Property(text, group, name, parameters, value))
             continue
         try:
-            decoded = _decoded(parameters, value, raw_bytes, name)
+            decoded = _decoded(parameters, value, raw_bytes, "its value")
         except WrongValue as exc:
             found.append(Property(text, group, name, parameters, value, problem=str(exc)))
             continue

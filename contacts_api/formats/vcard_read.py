@@ -27,6 +27,8 @@ READ = {
     *("EMAIL", "TEL", "ADR", "URL", "X-FAVORITE", "X-ABLABEL"),
 }
 ENTRIES = {"EMAIL": "email", "TEL": "phone", "ADR": "address", "URL": "website"}
+# The word for a property in a warning: "birthday (BDAY) '...' left out: ...".
+WORDS = ENTRIES | {"BDAY": "birthday", "NOTE": "note", "TITLE": "job title", "ORG": "company"}
 
 # A label is made of the words for a property's types: TEL;TYPE=WORK,FAX is "work fax".
 PLACES = {"home": "home", "work": "work", "other": "other"}
@@ -143,7 +145,7 @@ def _card(lines: list[str], raw_bytes: bool) -> CardRead:
     # The entries in their order of preference, each kind apart.
     entries = sorted((p for p in properties if p.name in ENTRIES), key=_rank)
     for found in [p for p in properties if p.name not in ENTRIES] + entries:
-        name, what = found.name, f"{ENTRIES.get(found.name, found.name.lower())} ({found.name})"
+        name, what = found.name, f"{WORDS.get(found.name, found.name.lower())} ({found.name})"
         if not name:
             draft.warn("the line", found.line, "it is no vCard property")
             continue
