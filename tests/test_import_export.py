@@ -253,7 +253,7 @@ RICH_CONTACTS: list[dict[str, Any]] = [
                 postal_code="01001",
                 country="Ukraine",
             ),
-        ],  # fmt: skip
+        ],
         "websites": [{"url": "https://example.com/olena", "label": None}],
         "birthday": "--02-29",
         "notes": "Line one\nLine two; with, commas",

@@ -261,7 +261,7 @@ CASES: list[tuple[str, list[dict[str, Any]], list[tuple[Any, ...]]]] = [
         [
             {
                 "item": 2,
-                "detail": "phone (TEL) 'BusinessPhone' left out: use digits with an optional leading +, the separators space - . ( ) /, * and #, and an extension such as x12",
+                "detail": "phone (TEL) 'BusinessPhone' left out: use digits with an optional leading +, the separators space - . ( ) /, * and #, and an extension such as x12",  # noqa: E501
             }
         ],
         [
@@ -350,7 +350,7 @@ CASES: list[tuple[str, list[dict[str, Any]], list[tuple[Any, ...]]]] = [
         [
             {
                 "item": 3,
-                "detail": "email '/o=ExchangeLabs/ou=Exchange Administrat…' left out: an Exchange account's address, not an email address",
+                "detail": "email '/o=ExchangeLabs/ou=Exchange Administrat…' left out: an Exchange account's address, not an email address",  # noqa: E501
             }
         ],
         [

@@ -158,12 +158,12 @@ def test_a_vcard_import_reports_cards_it_cannot_read(client: TestClient, ann: He
             "EMAIL:jane.example.com",
             "email (EMAIL) 'jane.example.com' left out: value is not a valid "
             "email address: An email address must have an @-sign.",
-        ),  # fmt: skip
+        ),
         (
             "URL:ftp://example.com",
             "website (URL) 'ftp://example.com' left out: must be an http or "
             "https URL, such as https://example.com",
-        ),  # fmt: skip
+        ),
     ],
 )
 def test_a_value_that_breaks_a_rule_is_a_warning_and_kept_as_its_line(
@@ -208,7 +208,7 @@ def test_a_line_that_would_make_a_regular_expression_backtrack_is_read_at_once(
     assert response.json()["warnings"] == [
         {
             "item": 1,
-            "detail": "the line 'EMAIL;a=b,c;a=b,c;a=b,c;a=b,c;a=b,c;a=b…' left out: it is no vCard property",
+            "detail": "the line 'EMAIL;a=b,c;a=b,c;a=b,c;a=b,c;a=b,c;a=b…' left out: it is no vCard property",  # noqa: E501
         }
     ]
 
@@ -266,7 +266,7 @@ def test_types_become_labels_and_the_preferred_entry_comes_first(
                 "postal_code": "62701",
                 "country": "USA",
             }
-        ],  # fmt: skip
+        ],
         "websites": [{"url": "https://example.com/john", "label": "Lab notes"}],
         "birthday": "--05-17",
         "notes": None,
@@ -320,7 +320,7 @@ def test_kept_properties_over_1_mib_are_left_out_with_a_warning(
             "item": 1,
             "detail": "PHOTO 'PHOTO;ENCODING=b;TYPE=PNG:AAAAAAAAAAAAA…' left out: "
             "the properties kept of one contact would pass 1 MiB",
-        }  # fmt: skip
+        }
     ]
     cards = export(client, ann).replace("\r\n ", "")
     assert "TYPE=JPEG" in cards and "NICKNAME:J" in cards and "TYPE=PNG" not in cards
@@ -334,7 +334,7 @@ def test_a_record_the_book_has_is_skipped_by_uid_or_names_and_an_email_or_phone(
 ) -> None:
     import_file(client, ann, card("N:Doe;Jane;;;", "UID:jane-uid"))
     client.post("/api/contacts", headers=ann, json={"first_name": "Ann", "last_name": "Lee",
-                                                    "company": "Acme", "phone": "+1 555 010 0199"})  # fmt: skip
+                                                    "company": "Acme", "phone": "+1 555 010 0199"})  # fmt: skip  # noqa: E501
     client.post("/api/contacts", headers=ann, json={"company": "Bakery"})
     vcard = (
         card("N:Other;Name;;;", "UID:jane-uid")  # 1: the same UID
@@ -349,8 +349,8 @@ def test_a_record_the_book_has_is_skipped_by_uid_or_names_and_an_email_or_phone(
     assert report["created"] == 3
     assert report["skipped"] == [
         {"item": 1, "reason": "Same UID as a contact in your address book"},
-        {"item": 2, "reason": "Same name and company as a contact in your address book, and a shared phone number"},
-        {"item": 5, "reason": "Same name and company as a contact in your address book, and no email or phone to tell them apart"},
+        {"item": 2, "reason": "Same name and company as a contact in your address book, and a shared phone number"},  # noqa: E501
+        {"item": 5, "reason": "Same name and company as a contact in your address book, and no email or phone to tell them apart"},  # noqa: E501
         {"item": 7, "reason": "Same name and company as item 6 of this file, and a shared email"},
     ]  # fmt: skip
     again = import_file(client, ann, vcard)
@@ -404,7 +404,7 @@ NOT_READ = (
         (
             FIRST_MODEL_HEADER.encode() + b"a,b,c,d,e,f\n" * 20_001,
             "The file holds 20001 records, more than 20000: split it",
-        ),  # fmt: skip
+        ),
     ],
 )
 def test_a_file_that_is_not_a_contact_file_is_422(
