@@ -75,21 +75,25 @@ def feed_url(secret: str) -> str:
 _insert = (postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert)(
     BirthdayCalendar
 )
-NEW_SECRET = _insert.from_select(
-    ["user_id", "secret_hash", "created_at"],
-    sql_select(
-        col(AuthSession.user_id),
-        bindparam("new_secret_hash"),
-        bindparam("made_at", type_=UTCDateTime()),
+NEW_SECRET = (
+    _insert.from_select(
+        ["user_id", "secret_hash", "created_at"],
+        sql_select(
+            col(AuthSession.user_id),
+            bindparam("new_secret_hash"),
+            bindparam("made_at", type_=UTCDateTime()),
+        )
+        .where(session_is_open())
+        .with_for_update(read=True),
     )
-    .where(session_is_open())
-    .with_for_update(read=True),
-).on_conflict_do_update(
-    index_elements=["user_id"],
-    set_={
-        "secret_hash": _insert.excluded.secret_hash,
-        "created_at": _insert.excluded.created_at,
-    },
+    .on_conflict_do_update(
+        index_elements=["user_id"],
+        set_={
+            "secret_hash": _insert.excluded.secret_hash,
+            "created_at": _insert.excluded.created_at,
+        },
+    )
+    .returning(col(BirthdayCalendar.user_id))
 )
 
 # The calendar of a secret and the contacts it shows, in one round trip: the book (not the
@@ -143,9 +147,9 @@ async def create_birthday_calendar(
         "made_at": utc_now(),
     }
     # On the session's connection: a Core statement with parameters, not an ORM bulk insert.
-    made = await first_statement(await session.connection(), NEW_SECRET, parameters)
+    made = (await first_statement(await session.connection(), NEW_SECRET, parameters)).first()
     await session.commit()
-    if made.rowcount == 0:  # the session is no longer open
+    if made is None:  # the session is no longer open
         raise unauthorized("Invalid or expired access token")
     url = feed_url(secret)
     response.headers["Location"] = url
