@@ -30,8 +30,11 @@ secret-key:
 migrate: $(VENV)/installed secret-key
 	$(BIN)/alembic upgrade head
 
+# `make run PORT=8001` serves on another port. PORT goes into the server's environment too,
+# so that the links in messages follow it (unless PUBLIC_URL says otherwise).
+PORT ?= 8000
 run: migrate
-	$(BIN)/uvicorn contacts_api.main:app --host 127.0.0.1 --port 8000
+	PORT=$(PORT) $(BIN)/uvicorn contacts_api.main:app --host 127.0.0.1 --port $(PORT)
 
 lint: $(VENV)/installed-dev
 	$(BIN)/ruff check .

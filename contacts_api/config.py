@@ -48,7 +48,12 @@ class Settings(DatabaseSettings):
     LOG_FORMAT: str = Field(default="text", pattern="^(text|json)$")
     METRICS_ENABLED: bool = True
     # Mail (contacts_api/mail.py). Without SMTP_HOST every message goes to the log instead.
-    PUBLIC_URL: str = "http://127.0.0.1:8000"
+    # By default the server itself, on the port that `make run PORT=...` and serve.sh listen
+    # on. PORT is read from the environment only, as they read it: in `.env` it would move the
+    # links but not the server.
+    PUBLIC_URL: str = Field(
+        default_factory=lambda: f"http://127.0.0.1:{os.environ.get('PORT') or 8000}"
+    )
     SMTP_HOST: str | None = None
     SMTP_PORT: int = Field(default=587, ge=1, le=65535)
     SMTP_USERNAME: str | None = None

@@ -23,6 +23,7 @@ from contacts_api.observability import RequestId, configure_logging
 from contacts_api.routes import (
     auth,
     birthdays,
+    calendar,
     contacts,
     import_export,
     labels,
@@ -72,6 +73,10 @@ TAGS = [
     {"name": "contacts", "description": "Your address book, its search, birthdays and trash."},
     {"name": "import and export", "description": "vCard and CSV, in and out."},
     {"name": "labels", "description": "Your labels and how many contacts carry each."},
+    {
+        "name": "birthday calendar",
+        "description": "A secret address that calendar programs subscribe to.",
+    },
     {"name": "pages", "description": "The pages that the messages' links open."},
     {"name": "service", "description": "Liveness and readiness."},
 ]
@@ -122,6 +127,8 @@ ROUTERS: list[tuple[APIRouter, str]] = [
     (users.router, "/api"),
     (import_export.router, "/api"),
     (labels.router, "/api"),
+    (calendar.router, "/api"),
+    (calendar.feed_router, ""),
     (pages.router, ""),
 ]
 for router, prefix in ROUTERS:

@@ -163,10 +163,20 @@ def client(app_client: TestClient, sync_engine: Any) -> Iterator[TestClient]:
     with sync_engine.begin() as connection:
         if sync_engine.dialect.name == "postgresql":
             connection.execute(
-                text("TRUNCATE users, auth_sessions, contacts, labels, contact_labels CASCADE")
+                text(
+                    "TRUNCATE users, auth_sessions, contacts, labels, contact_labels,"
+                    " birthday_calendars CASCADE"
+                )
             )
         else:
-            for table in ("contact_labels", "labels", "contacts", "auth_sessions", "users"):
+            for table in (
+                "birthday_calendars",
+                "contact_labels",
+                "labels",
+                "contacts",
+                "auth_sessions",
+                "users",
+            ):
                 connection.execute(text(f"DELETE FROM {table}"))
     yield app_client
     app_client.app.dependency_overrides.clear()  # type: ignore[attr-defined]

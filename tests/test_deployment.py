@@ -21,6 +21,7 @@ from fastapi.testclient import TestClient
 from contacts_api.config import Settings
 from tests.pgcluster import free_port
 from tests.served import REPOSITORY
+from tests.smtp import SmtpServer
 
 ROOT = Path(REPOSITORY)
 # Read by serve.sh and uvicorn rather than by the app's Settings.
@@ -145,7 +146,7 @@ def wait_until_ready(client: httpx.Client, process: subprocess.Popen[str]) -> No
             pass
         assert process.poll() is None, process.communicate()[0]
         time.sleep(0.2)
-    pytest.fail("serve.sh did not get ready within 60 s")
+    pytest.fail("the server did not get ready within 60 s")
 
 
 def stop(process: subprocess.Popen[str]) -> str:
@@ -221,3 +222,55 @@ def token_request(server: httpx.Client, forwarded_for: str) -> int:
         headers={"X-Forwarded-For": forwarded_for},
     )
     return response.status_code
+
+
+def test_make_run_serves_on_the_port_it_is_given_and_mail_links_follow_it(
+    tmp_path: Path,
+) -> None:
+    port = free_port()
+    bin_folder = os.path.dirname(sys.executable)  # the venv's alembic and uvicorn
+    with SmtpServer() as smtp:
+        environment = {
+            key: value for key, value in os.environ.items() if key not in {"PUBLIC_URL", "PORT"}
+        } | {
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'contacts.db'}",
+            "SECRET_KEY": "make-run-test-key-0123456789abcdefghijklmnop",
+            "SMTP_HOST": smtp.host,
+            "SMTP_PORT": str(smtp.port),
+            "SMTP_SECURITY": "none",
+        }
+        # -o: the venv is there already; make must not try to build one.
+        process = subprocess.Popen(
+            ["make", "-o", ".venv/installed", "run", f"PORT={port}", f"BIN={bin_folder}"],
+            cwd=ROOT,
+            env=environment,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,  # make and uvicorn in one group, stopped together
+        )
+        try:
+            with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as server:
+                wait_until_ready(server, process)
+                signup = server.post(
+                    "/api/auth/signup",
+                    json={"email": "ann@example.com", "password": "correct horse battery"},
+                )
+                assert signup.status_code == 201, signup.text
+            [message] = smtp.wait_for(1, timeout=10)
+        finally:
+            os.killpg(process.pid, signal.SIGTERM)
+            output, _ = process.communicate(timeout=20)
+    assert f"Uvicorn running on http://127.0.0.1:{port}" in output
+    [link] = re.findall(r"http://\S+", str(message.get_content()))
+    assert link.startswith(f"http://127.0.0.1:{port}/verify-email?token=")
+
+
+def test_public_url_follows_port_only_while_it_is_not_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PUBLIC_URL")
+    monkeypatch.delenv("PORT", raising=False)
+    assert Settings().PUBLIC_URL == "http://127.0.0.1:8000"
+    monkeypatch.setenv("PORT", "8001")
+    assert Settings().PUBLIC_URL == "http://127.0.0.1:8001"
+    monkeypatch.setenv("PUBLIC_URL", "https://contacts.example.com/")
+    assert Settings().PUBLIC_URL == "https://contacts.example.com"

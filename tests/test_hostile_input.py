@@ -10,6 +10,12 @@ from tests.helpers import contact_data, create_contact
 
 Headers = dict[str, str]
 
+CONTROL_CHARACTERS = {
+    "type": "value_error",
+    "msg": "Value error, must not contain control characters",
+    "ctx": {"error": {}},
+}
+
 
 def post_raw(client: TestClient, path: str, headers: Headers, body: bytes, kind: str) -> Any:
     return client.post(path, headers=headers | {"Content-Type": kind}, content=body)
@@ -156,10 +162,64 @@ def test_lone_surrogates_in_tokens_and_passwords_are_refused_not_a_500(
         client, "/api/auth/logout", {}, json.dumps({"refresh_token": "\ud800"}).encode(),
         "application/json",
     )  # fmt: skip
-    assert logout.status_code == 204
+    assert logout.status_code == 422
+    assert logout.json() == {"detail": [CONTROL_CHARACTERS | {"loc": ["body", "refresh_token"]}]}
     change = client.put(
         "/api/users/me/password",
         headers=ann | {"Content-Type": "application/json"},
         content=json.dumps({"current_password": "\ud800", "new_password": "x" * 10}).encode(),
     )
     assert change.status_code == 400
+
+
+@pytest.mark.parametrize("character", ["\x00", "\x01", "\x1f", "\x7f", "\x85"])
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/api/auth/verify-email", {}, "token"),
+        ("/api/auth/reset-password", {"new_password": "battery staple horse"}, "token"),
+        ("/api/auth/logout", {}, "refresh_token"),
+    ],
+)
+def test_a_token_with_a_control_character_is_422_like_any_text_field(
+    client: TestClient, path: str, body: dict[str, str], field: str, character: str
+) -> None:
+    # No token this service signs holds one: it is a malformed body, not an expired link.
+    response = client.post(path, json=body | {field: f"eyJhbGciOi{character}JIUzI1NiJ9"})
+    assert response.status_code == 422
+    assert response.json() == {"detail": [CONTROL_CHARACTERS | {"loc": ["body", field]}]}
+
+
+@pytest.mark.parametrize(
+    ("email", "reason"),
+    [
+        ("not an email", "An email address must have an @-sign."),
+        ("ann@", "There must be something after the @-sign."),
+        ("", "An email address must have an @-sign."),
+    ],
+)
+def test_forgot_password_with_no_email_address_is_422_like_signup(
+    client: TestClient, email: str, reason: str
+) -> None:
+    # No account can have such an address, so the 422 tells nothing about who is registered.
+    response = client.post("/api/auth/forgot-password", json={"email": email})
+    assert response.status_code == 422
+    problem = {
+        "type": "value_error",
+        "loc": ["body", "email"],
+        "msg": f"value is not a valid email address: {reason}",
+        "ctx": {"reason": reason},
+    }
+    assert response.json() == {"detail": [problem]}
+    signup = client.post("/api/auth/signup", json={"email": email, "password": "x" * 10})
+    assert signup.json() == {"detail": [problem]}
+
+
+def test_forgot_password_refuses_a_name_with_the_address_like_signup(client: TestClient) -> None:
+    response = client.post("/api/auth/forgot-password", json={"email": "Ann <ann@example.com>"})
+    assert response.status_code == 422
+    [problem] = response.json()["detail"]
+    assert problem["loc"] == ["body", "email"]
+    assert problem["msg"] == (
+        "Value error, must be a bare email address, without a name or angle brackets"
+    )

@@ -22,6 +22,10 @@ SQLModel.metadata = MetaData(
     }
 )
 
+from contacts_api.models.calendars import (
+    BirthdayCalendar,
+    BirthdayCalendarUrl,
+)
 from contacts_api.models.contacts import (
     ADDRESS_PARTS,
     BIRTHDAY_KEY,
@@ -174,6 +178,8 @@ __all__ = [
     "Addresses",
     "AuthSession",
     "Birthday",
+    "BirthdayCalendar",
+    "BirthdayCalendarUrl",
     "Contact",
     "ContactAddress",
     "ContactAddressIn",

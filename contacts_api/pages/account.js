@@ -25,12 +25,22 @@ function problem(body) {
   return body.detail;
 }
 
-async function post(path, body) {
-  const response = await fetch(path, {
-    method: "POST",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify(body),
-  });
+// The button says "busy" until the answer is in, so that a second click sends nothing twice.
+async function post(form, path, body) {
+  const button = form.querySelector("button");
+  button.disabled = true;
+  let response;
+  try {
+    response = await fetch(path, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(body),
+    });
+  } catch {
+    return "The server could not be reached. Check your connection and try again.";
+  } finally {
+    button.disabled = false;
+  }
   if (response.ok) {
     return null;
   }
@@ -65,7 +75,7 @@ if (verify) {
   }
   verify.addEventListener("submit", async (event) => {
     event.preventDefault();
-    const failure = await post("/api/auth/verify-email", { token });
+    const failure = await post(verify, "/api/auth/verify-email", { token });
     done(verify, failure, "Thank you: your email address is verified.");
   });
 }
@@ -75,18 +85,33 @@ if (reset) {
   if (!token) {
     noToken(reset);
   }
+  const fields = reset.querySelectorAll("input");
+  // A field marked wrong is drawn so (and read so by screen readers) until it is changed.
+  const mark = (field) => {
+    field.setAttribute("aria-invalid", "true");
+    field.focus();
+  };
+  for (const field of fields) {
+    field.addEventListener("input", () => field.removeAttribute("aria-invalid"));
+  }
   reset.addEventListener("submit", async (event) => {
     event.preventDefault();
-    const password = document.getElementById("new-password").value;
-    if (password !== document.getElementById("repeat-password").value) {
+    const [first, second] = fields;
+    const password = first.value;
+    if (password !== second.value) {
       show("The two passwords differ: type the same one twice.", false);
+      mark(second);
       return;
     }
     if (password.length < 8) {
       show("The password needs at least 8 characters.", false);
+      mark(first);
       return;
     }
-    const failure = await post("/api/auth/reset-password", { token, new_password: password });
+    const failure = await post(reset, "/api/auth/reset-password", {
+      token,
+      new_password: password,
+    });
     done(reset, failure, "Your password is changed. Log in with it on every device.");
   });
 }

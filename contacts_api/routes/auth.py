@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 from typing import Annotated, Literal, Self, cast
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Response, status
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 from sqlalchemy import ColumnElement, bindparam, literal, or_
 from sqlalchemy import insert as sql_insert
 from sqlalchemy import select as sql_select
@@ -16,12 +16,13 @@ from contacts_api.config import get_settings
 from contacts_api.db import unique_or_409
 from contacts_api.deps import CurrentUser, SessionDep, first_statement, unauthorized
 from contacts_api.docs import TOO_MANY_REQUESTS, UNAUTHORIZED, error, invalid
-from contacts_api.errors import AppError
+from contacts_api.errors import AppError, checked
 from contacts_api.mail import notice_mail, outbox, reset_mail, verification_mail
 from contacts_api.models import (
     EXAMPLE_PASSWORD,
     MAX_ID,
     AuthSession,
+    Email,
     EmailToken,
     Message,
     PasswordForgotten,
@@ -32,6 +33,7 @@ from contacts_api.models import (
     UserCreate,
     UserPublic,
     UTCDateTime,
+    no_control_characters,
     normalized_email,
     utc_now,
 )
@@ -43,6 +45,7 @@ from contacts_api.ratelimit import (
     limit_signups,
     limit_token_requests,
 )
+from contacts_api.routes.calendar import revoke_birthday_calendar
 from contacts_api.security import (
     InvalidToken,
     Purpose,
@@ -71,6 +74,14 @@ TOO_SHORT_PASSWORD = "String should have at least 8 characters"
 UNVERIFIED = "Verify your email address first"
 INVALID_LINK = "Invalid, expired or already used token"
 RESET_ON_ITS_WAY = "If this email is registered, a message is on its way"
+
+# The rules of every text field, for the tokens that bodies carry: a token with a control
+# character (NUL included) is a malformed body (422), not an expired link (400).
+TOKEN_TEXT = TypeAdapter(Annotated[str, AfterValidator(no_control_characters)])
+# An address as signup takes it: one that no account can have is a 422, like at signup,
+# which tells nothing about who is registered.
+EMAIL = TypeAdapter(Email)
+CONTROL_CHARACTER = ("value_error", "Value error, must not contain control characters")
 
 
 @router.post(
@@ -294,12 +305,13 @@ async def revoke_sessions(session: AsyncSession, *which: ColumnElement[bool]) ->
     "/auth/logout",
     tags=["auth"],
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=invalid("body", "refresh_token", "missing", "Field required"),
+    responses=invalid("body", "refresh_token", *CONTROL_CHARACTER),
 )
 async def log_out(body: RefreshTokenIn, session: SessionDep) -> None:
     """End the session of a refresh token; an unknown or revoked token is fine too."""
+    refresh_token = checked(TOKEN_TEXT, body.refresh_token, "refresh_token")
     try:
-        claims = read_token(body.refresh_token, "refresh")
+        claims = read_token(refresh_token, "refresh")
     except InvalidToken:
         return
     await revoke_sessions(session, col(AuthSession.id) == claims["sid"])
@@ -312,8 +324,10 @@ async def log_out(body: RefreshTokenIn, session: SessionDep) -> None:
     responses=UNAUTHORIZED,
 )
 async def log_out_everywhere(user: CurrentUser, session: SessionDep) -> None:
-    """End every session of the current user: all their tokens stop working at once."""
+    """End every session of the current user: all their tokens stop working at once, and the
+    address of their birthday calendar too."""
     await revoke_sessions(session, col(AuthSession.user_id) == user.id)
+    await revoke_birthday_calendar(session, user.id)
 
 
 # --- Messages --------------------------------------------------------------------------------
@@ -351,7 +365,9 @@ def reset_state(user: User) -> str:
 
 
 async def user_of_token(session: AsyncSession, token: str, purpose: Purpose) -> tuple[User, str]:
-    """The user a message's token names, and the state it is bound to; else 400."""
+    """The user a message's token names, and the state it is bound to; else 400 (422 for
+    what cannot be a token at all)."""
+    checked(TOKEN_TEXT, token, "token")
     try:
         user_id, state = read_purpose_token(token, purpose)
     except InvalidToken:
@@ -371,7 +387,7 @@ INVALID_TOKEN = error(
     "/auth/verify-email",
     tags=["auth"],
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=INVALID_TOKEN | invalid("body", "token", "missing", "Field required"),
+    responses=INVALID_TOKEN | invalid("body", "token", *CONTROL_CHARACTER),
 )
 async def verify_email(body: EmailToken, session: SessionDep) -> None:
     """Confirm the email address that a verification message was sent to."""
@@ -413,7 +429,14 @@ async def request_verification_email(user: CurrentUser) -> Message:
     "/auth/forgot-password",
     tags=["auth"],
     status_code=status.HTTP_202_ACCEPTED,
-    responses=invalid("body", "email", "missing", "Field required") | TOO_MANY_REQUESTS,
+    responses=invalid(
+        "body",
+        "email",
+        "value_error",
+        "value is not a valid email address: An email address must have an @-sign.",
+        reason="An email address must have an @-sign.",
+    )
+    | TOO_MANY_REQUESTS,
     dependencies=[Depends(limit_recovery_requests)],
 )
 async def request_password_reset(body: PasswordForgotten, session: SessionDep) -> Message:
@@ -422,7 +445,7 @@ async def request_password_reset(body: PasswordForgotten, session: SessionDep) -
     The answer is the same whether or not the email is registered, and takes about as long:
     the message goes out after it.
     """
-    email = normalized_email(body.email)
+    email = checked(EMAIL, body.email, "email")  # trimmed, lower-cased, normalised
     # Counted for every address, registered or not, so that a 429 tells nothing either.
     await enforce(EMAILS, email)
     user = (await first_statement(session, USER_BY_EMAIL, {"email": email})).first()
@@ -466,4 +489,5 @@ async def reset_password(body: PasswordReset, session: SessionDep) -> None:
         await session.rollback()
         raise AppError(status.HTTP_400_BAD_REQUEST, INVALID_LINK)
     await revoke_sessions(session, col(AuthSession.user_id) == user.id)  # commits both
+    await revoke_birthday_calendar(session, user.id)
     send_notice(email, "Your password was reset")

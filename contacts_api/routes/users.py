@@ -23,6 +23,7 @@ from contacts_api.routes.auth import (
     send_notice,
     send_verification,
 )
+from contacts_api.routes.calendar import revoke_birthday_calendar
 from contacts_api.security import hash_password, in_bcrypt_slot, verify_password
 
 router = APIRouter(prefix="/users", tags=["users"], responses=UNAUTHORIZED)
@@ -107,7 +108,8 @@ async def update_current_user(body: UserUpdate, user: CurrentUser, session: Sess
 async def delete_current_user(
     body: AccountDeletion, user: CurrentUser, session: SessionDep
 ) -> None:
-    """Delete your account for good: every contact, label and session of yours goes with it."""
+    """Delete your account for good: every contact, label and session of yours goes with it,
+    and the address of your birthday calendar."""
     await session.commit()  # release the connection during bcrypt
     await check_current_password(user, body.current_password)
     # The database deletes the rest: every table of a user's rows cascades from `users`.
@@ -132,4 +134,5 @@ async def change_password(body: PasswordChange, user: CurrentUser, session: Sess
         await revoke_sessions(session, col(AuthSession.user_id) == user.id)  # commits both
     except StaleDataError:
         raise account_gone() from None
+    await revoke_birthday_calendar(session, user.id)
     send_notice(user.email, "Your password was changed")
