@@ -206,17 +206,20 @@ def bob(client: TestClient) -> dict[str, str]:
 
 @pytest.fixture
 def redis_url() -> Iterator[str]:
-    """An empty Redis database: the machine's on 127.0.0.1:6379, else a throwaway server."""
+    """An empty Redis database: the machine's on 127.0.0.1:6379, else a throwaway server.
+    TEST_REDIS_DB picks the database number (default 15), so that two test runs at once on one
+    machine do not empty each other's counters."""
+    db = int(os.environ.get("TEST_REDIS_DB", "15"))
     try:
         socket.create_connection(("127.0.0.1", 6379), timeout=2).close()
-        url, server = "redis://127.0.0.1:6379/15", None
+        url, server = f"redis://127.0.0.1:6379/{db}", None
     except OSError:
         if shutil.which("redis-server") is None:
             pytest.fail("needs Redis: start one (`docker compose up -d redis`) or install it")
         port = free_port()
         server = subprocess.Popen(["redis-server", "--port", str(port), "--save", ""])
         time.sleep(0.5)
-        url = f"redis://127.0.0.1:{port}/15"
+        url = f"redis://127.0.0.1:{port}/{db}"
     flush(url)
     yield url
     flush(url)
