@@ -22,6 +22,7 @@ SQLModel.metadata = MetaData(
     }
 )
 
+from contacts_api.models.background import JobSchedule, OutboxMessage
 from contacts_api.models.calendars import (
     BirthdayCalendar,
     BirthdayCalendarUrl,
@@ -203,6 +204,7 @@ __all__ = [
     "FullName",
     "ImportReport",
     "ImportWarning",
+    "JobSchedule",
     "Label",
     "LabelIn",
     "LabelList",
@@ -217,6 +219,7 @@ __all__ = [
     "OptionalOrganizationText",
     "OptionalPart",
     "OrganizationText",
+    "OutboxMessage",
     "Password",
     "PasswordChange",
     "PasswordForgotten",

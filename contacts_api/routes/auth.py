@@ -17,7 +17,7 @@ from contacts_api.db import unique_or_409
 from contacts_api.deps import CurrentUser, SessionDep, first_statement, unauthorized
 from contacts_api.docs import TOO_MANY_REQUESTS, UNAUTHORIZED, error, invalid
 from contacts_api.errors import AppError, checked
-from contacts_api.mail import notice_mail, outbox, reset_mail, verification_mail
+from contacts_api.mail import notice_mail, reset_mail, verification_mail
 from contacts_api.models import (
     EXAMPLE_PASSWORD,
     MAX_ID,
@@ -37,6 +37,7 @@ from contacts_api.models import (
     normalized_email,
     utc_now,
 )
+from contacts_api.outbox import enqueue
 from contacts_api.ratelimit import (
     EMAILS,
     LOGIN_ATTEMPTS,
@@ -108,8 +109,9 @@ async def create_user(user_in: UserCreate, session: SessionDep) -> User:
     user = User.model_validate(user_in, update={"password_hash": password_hash})
     session.add(user)
     async with unique_or_409(session, "Email already registered"):  # a signup just before
+        await session.flush()  # the user's id, which the verification link names
+        send_verification(session, user)  # committed with the user, or not at all
         await session.commit()
-    send_verification(user)
     return user
 
 
@@ -337,18 +339,20 @@ def link(page: str, token: str) -> str:
     return f"{settings.PUBLIC_URL}/{page}?token={token}"
 
 
-def send_verification(user: User) -> None:
-    """Send `user` the link that verifies their current email (after the answer: see mail.py)."""
+def send_verification(session: AsyncSession, user: User) -> None:
+    """Send `user` the link that verifies their current email: written to the outbox in
+    `session`'s transaction, sent after its commit (contacts_api/outbox.py)."""
     expires_at = utc_now() + timedelta(hours=settings.VERIFY_TOKEN_EXPIRE_HOURS)
     token = create_purpose_token(
         "verify_email", cast(int, user.id), verification_state(user), expires_at
     )
-    outbox.send(verification_mail(user.email, link("verify-email", token)))
+    enqueue(session, verification_mail(user.email, link("verify-email", token)))
 
 
-def send_notice(to: str, what: str, advice: str | None = None) -> None:
-    """Tell the address `to` that `what` happened to the account just now."""
-    outbox.send(notice_mail(to, what, utc_now(), advice))
+def send_notice(session: AsyncSession, to: str, what: str, advice: str | None = None) -> None:
+    """Tell the address `to` that `what` happened to the account just now (in `session`'s
+    transaction, like `send_verification`)."""
+    enqueue(session, notice_mail(to, what, utc_now(), advice))
 
 
 def verification_state(user: User) -> str:
@@ -416,12 +420,13 @@ async def verify_email(body: EmailToken, session: SessionDep) -> None:
     status_code=status.HTTP_202_ACCEPTED,
     responses=UNAUTHORIZED | TOO_MANY_REQUESTS,
 )
-async def request_verification_email(user: CurrentUser) -> Message:
+async def request_verification_email(user: CurrentUser, session: SessionDep) -> Message:
     """Send a new verification message to your email (none if it is verified already)."""
     await enforce(EMAILS, user.email)
     if user.email_verified:
         return Message(detail="Your email address is verified already")
-    send_verification(user)
+    send_verification(session, user)
+    await session.commit()
     return Message(detail="A verification message is on its way")
 
 
@@ -454,7 +459,8 @@ async def request_password_reset(body: PasswordForgotten, session: SessionDep) -
         token = create_purpose_token(
             "reset_password", cast(int, user.id), reset_state(user), expires_at
         )
-        outbox.send(reset_mail(user.email, link("reset-password", token)))
+        enqueue(session, reset_mail(user.email, link("reset-password", token)))
+        await session.commit()
     return Message(detail=RESET_ON_ITS_WAY)
 
 
@@ -488,6 +494,6 @@ async def reset_password(body: PasswordReset, session: SessionDep) -> None:
     if replaced.rowcount == 0:
         await session.rollback()
         raise AppError(status.HTTP_400_BAD_REQUEST, INVALID_LINK)
-    await revoke_sessions(session, col(AuthSession.user_id) == user.id)  # commits both
+    send_notice(session, email, "Your password was reset")
+    await revoke_sessions(session, col(AuthSession.user_id) == user.id)  # commits all three
     await revoke_birthday_calendar(session, user.id)
-    send_notice(email, "Your password was reset")
