@@ -281,12 +281,13 @@ def mailbox(client: TestClient) -> Iterator[SmtpServer]:
 
 @pytest.fixture
 def trash_purger(client: TestClient) -> Iterator[Any]:
-    """The app's trash purger (started by its lifespan), its settings restored afterwards."""
+    """The app's trash purger (run by the lifespan's job scheduler), its settings restored
+    afterwards."""
     from contacts_api.trash import purger
 
     saved = dict(vars(purger))
     yield purger
-    for name in ("interval", "backlog_interval", "batch", "timeout", "clock"):
+    for name in ("backlog_interval", "batch", "timeout", "clock"):
         setattr(purger, name, saved[name])
     vars(purger).pop("purge_once", None)  # a test's stand-in for one run
 
