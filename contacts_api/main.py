@@ -28,6 +28,7 @@ from contacts_api.routes import (
     import_export,
     labels,
     pages,
+    recovery,
     trash,
     users,
 )
@@ -124,6 +125,7 @@ ROUTERS: list[tuple[APIRouter, str]] = [
     (birthdays.router, "/api"),
     (trash.router, "/api"),
     (auth.router, "/api"),
+    (recovery.router, "/api"),
     (users.router, "/api"),
     (import_export.router, "/api"),
     (labels.router, "/api"),
