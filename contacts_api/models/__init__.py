@@ -26,6 +26,7 @@ from contacts_api.models.calendars import (
     BirthdayCalendar,
     BirthdayCalendarUrl,
 )
+from contacts_api.models.contact_search import emails_text, phone_digits
 from contacts_api.models.contacts import (
     ADDRESS_PARTS,
     BIRTHDAY_KEY,
@@ -68,12 +69,10 @@ from contacts_api.models.contacts import (
     Websites,
     birthday_key,
     check_shorthands,
-    emails_text,
     etag,
     json_list,
     new_uid,
     partial_index,
-    phone_digits,
     primary,
     public,
     public_columns,
