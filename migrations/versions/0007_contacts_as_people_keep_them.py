@@ -40,7 +40,7 @@ BIRTHDAY_KEY = (
     " + CAST(substr(birthday, length(birthday) - 1, 2) AS INTEGER)"
 )
 SORT_NAME = "coalesce(last_name, first_name, company)"
-# The texts that search looks into, as contacts_api/routes/search.py writes them.
+# The texts that search looks into, as contacts_api/models/contact_search.py writes them.
 EMAILS_TEXT = "(jsonb_path_query_array(emails::jsonb, '$[*].address')::text)"
 PHONE_DIGITS = (
     "(regexp_replace(jsonb_path_query_array(phones::jsonb, '$[*].number')::text,"
