@@ -28,6 +28,7 @@ from contacts_api.routes import (
     import_export,
     labels,
     pages,
+    reminders,
     trash,
     users,
 )
@@ -76,6 +77,10 @@ TAGS = [
     {
         "name": "birthday calendar",
         "description": "A secret address that calendar programs subscribe to.",
+    },
+    {
+        "name": "birthday reminders",
+        "description": "A message on the days your contacts' birthdays come near.",
     },
     {"name": "pages", "description": "The pages that the messages' links open."},
     {"name": "service", "description": "Liveness and readiness."},
@@ -128,6 +133,7 @@ ROUTERS: list[tuple[APIRouter, str]] = [
     (import_export.router, "/api"),
     (labels.router, "/api"),
     (calendar.router, "/api"),
+    (reminders.router, "/api"),
     (calendar.feed_router, ""),
     (pages.router, ""),
 ]
