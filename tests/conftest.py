@@ -168,12 +168,13 @@ def client(app_client: TestClient, sync_engine: Any) -> Iterator[TestClient]:
             connection.execute(
                 text(
                     "TRUNCATE users, auth_sessions, contacts, labels, contact_labels,"
-                    " birthday_calendars, outbox CASCADE"
+                    " birthday_calendars, reminder_settings, outbox CASCADE"
                 )
             )
         else:
             for table in (
                 "outbox",
+                "reminder_settings",
                 "birthday_calendars",
                 "contact_labels",
                 "labels",
