@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint migrate secret-key bench clean
+.PHONY: run test lint migrate secret-key bench bench-mail clean
 
 $(VENV)/installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,12 @@ test: lint
 # Throughput and latency on PostgreSQL (BENCH_DATABASE_URL) next to a bare JWT endpoint.
 bench: $(VENV)/installed-dev
 	$(BIN)/python -m bench.run
+
+# The routes that write a message (signup, forgot-password) and the outbox's delivery rate,
+# against a local SMTP sink (docs/performance.md#the-outbox-delivery-signup-and-forgot-password).
+bench-mail: $(VENV)/installed-dev
+	$(BIN)/python -m bench.accounts
+	$(BIN)/python -m bench.delivery
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
