@@ -22,6 +22,7 @@ SQLModel.metadata = MetaData(
     }
 )
 
+from contacts_api.models.background import JobSchedule, OutboxMessage
 from contacts_api.models.calendars import (
     BirthdayCalendar,
     BirthdayCalendarUrl,
@@ -215,6 +216,7 @@ __all__ = [
     "FullName",
     "ImportReport",
     "ImportWarning",
+    "JobSchedule",
     "Label",
     "LabelIn",
     "LabelList",
@@ -229,6 +231,7 @@ __all__ = [
     "OptionalOrganizationText",
     "OptionalPart",
     "OrganizationText",
+    "OutboxMessage",
     "Password",
     "PasswordChange",
     "PasswordForgotten",
