@@ -29,6 +29,7 @@ from contacts_api.routes import (
     labels,
     pages,
     recovery,
+    reminders,
     trash,
     users,
 )
@@ -77,6 +78,10 @@ TAGS = [
     {
         "name": "birthday calendar",
         "description": "A secret address that calendar programs subscribe to.",
+    },
+    {
+        "name": "birthday reminders",
+        "description": "A message on the days your contacts' birthdays come near.",
     },
     {"name": "pages", "description": "The pages that the messages' links open."},
     {"name": "service", "description": "Liveness and readiness."},
@@ -130,6 +135,7 @@ ROUTERS: list[tuple[APIRouter, str]] = [
     (import_export.router, "/api"),
     (labels.router, "/api"),
     (calendar.router, "/api"),
+    (reminders.router, "/api"),
     (calendar.feed_router, ""),
     (pages.router, ""),
 ]

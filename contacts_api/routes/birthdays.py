@@ -29,13 +29,13 @@ from contacts_api.db import read_engine
 from contacts_api.deps import (
     PUBLIC_COLUMNS,
     PUBLIC_FIELDS,
-    UNKNOWN_TIME_ZONE,
     Today,
     TokenClaims,
     session_user_id,
 )
 from contacts_api.docs import UNAUTHORIZED, invalid
 from contacts_api.models import (
+    UNKNOWN_TIME_ZONE,
     Contact,
     ContactBirthday,
     ContactLabel,
