@@ -21,6 +21,7 @@ from contacts_api.middleware import BodySizeLimit, SecurityHeaders
 from contacts_api.models import ServiceStatus
 from contacts_api.observability import RequestId, configure_logging
 from contacts_api.outbox import workers as mail_workers
+from contacts_api.reminders import REMINDER_JOB
 from contacts_api.routes import (
     auth,
     birthdays,
@@ -40,6 +41,8 @@ settings = get_settings()
 configure_logging(settings.LOG_FORMAT)
 # The trash empties itself on its own schedule, no request needed (contacts_api/trash.py).
 scheduler.add(PURGE_JOB)
+# Birthday reminders go out at each user's hour, checked every few minutes (reminders.py).
+scheduler.add(REMINDER_JOB)
 
 DESCRIPTION = """
 Keep your own address book: sign up, log in, and create, search and update your contacts.
