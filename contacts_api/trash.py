@@ -5,6 +5,10 @@ Each run deletes at most `batch` contacts in one short transaction (oldest first
 partial index on `deleted_at`), so a backlog never holds locks or a connection for long; when a
 run finds a full batch, the next one follows shortly. A database that is down makes a run fail
 within its timeout; the failure is logged and the next run tries again. No FastAPI here.
+
+The same runs prune the change log's tombstones (contacts that left the book more than
+TOMBSTONE_DAYS ago; contacts_api/changes.py): sync tokens older than what they prune are
+refused from then on, so the log does not grow with every contact ever deleted.
 """
 
 import asyncio
@@ -15,8 +19,9 @@ from datetime import datetime, timedelta
 
 from sqlmodel import col, delete, select
 
+from contacts_api.changes import TOMBSTONE_DAYS, prune_tombstones
 from contacts_api.config import get_settings
-from contacts_api.db import SessionFactory
+from contacts_api.db import SessionFactory, engine
 from contacts_api.models import Contact, utc_now
 
 logger = logging.getLogger(__name__)
@@ -42,6 +47,7 @@ class TrashPurger:
         self.clock = clock
         self.runs = 0  # finished runs, failed ones included
         self.purged = 0
+        self.pruned = 0  # tombstones of the change log
         self._task: asyncio.Task[None] | None = None
         self._wake: asyncio.Event | None = None
 
@@ -61,16 +67,29 @@ class TrashPurger:
             await session.commit()
         return int(result.rowcount)
 
+    async def prune_once(self) -> int:
+        """Delete up to `batch` tombstones of the change log older than TOMBSTONE_DAYS; how
+        many it deleted."""
+        async with engine.connect() as connection:
+            before = self.clock() - timedelta(days=TOMBSTONE_DAYS)
+            count = await prune_tombstones(connection, before, self.batch)
+            await connection.commit()
+        return count
+
     async def _run(self, wake: asyncio.Event) -> None:
         while True:
             delay = self.interval
             try:
                 async with asyncio.timeout(self.timeout):
                     count = await self.purge_once()
+                    pruned = await self.prune_once()
                 self.purged += count
+                self.pruned += pruned
                 if count:
                     logger.info("Purged %d contacts from the trash", count)
-                if count >= self.batch:
+                if pruned:
+                    logger.info("Pruned %d tombstones from the change log", pruned)
+                if max(count, pruned) >= self.batch:
                     delay = self.backlog_interval
             except Exception:
                 # A database that is down, or slow: the next run tries again.

@@ -26,6 +26,11 @@ from contacts_api.models.calendars import (
     BirthdayCalendar,
     BirthdayCalendarUrl,
 )
+from contacts_api.models.changes import (
+    ChangesPage,
+    ContactChange,
+    SyncState,
+)
 from contacts_api.models.contacts import (
     ADDRESS_PARTS,
     BIRTHDAY_KEY,
@@ -180,11 +185,13 @@ __all__ = [
     "Birthday",
     "BirthdayCalendar",
     "BirthdayCalendarUrl",
+    "ChangesPage",
     "Contact",
     "ContactAddress",
     "ContactAddressIn",
     "ContactBase",
     "ContactBirthday",
+    "ContactChange",
     "ContactCreate",
     "ContactEmail",
     "ContactEmailIn",
@@ -227,6 +234,7 @@ __all__ = [
     "RefusedRecord",
     "ServiceStatus",
     "SkippedRecord",
+    "SyncState",
     "Token",
     "TrashPage",
     "TrashedContactPublic",
