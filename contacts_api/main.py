@@ -29,6 +29,8 @@ from contacts_api.routes import (
     import_export,
     labels,
     pages,
+    recovery,
+    reminders,
     trash,
     users,
 )
@@ -77,6 +79,10 @@ TAGS = [
     {
         "name": "birthday calendar",
         "description": "A secret address that calendar programs subscribe to.",
+    },
+    {
+        "name": "birthday reminders",
+        "description": "A message on the days your contacts' birthdays come near.",
     },
     {"name": "pages", "description": "The pages that the messages' links open."},
     {"name": "service", "description": "Liveness and readiness."},
@@ -128,10 +134,12 @@ ROUTERS: list[tuple[APIRouter, str]] = [
     (trash.router, "/api"),
     (changes.router, "/api"),
     (auth.router, "/api"),
+    (recovery.router, "/api"),
     (users.router, "/api"),
     (import_export.router, "/api"),
     (labels.router, "/api"),
     (calendar.router, "/api"),
+    (reminders.router, "/api"),
     (calendar.feed_router, ""),
     (pages.router, ""),
 ]

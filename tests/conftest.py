@@ -165,11 +165,13 @@ def client(app_client: TestClient, sync_engine: Any) -> Iterator[TestClient]:
             connection.execute(
                 text(
                     "TRUNCATE users, auth_sessions, contacts, labels, contact_labels,"
-                    " birthday_calendars, contact_changes, sync_states CASCADE"
+                    " birthday_calendars, reminder_settings, contact_changes, sync_states"
+                    " CASCADE"
                 )
             )
         else:
             for table in (
+                "reminder_settings",
                 "birthday_calendars",
                 "contact_labels",
                 "labels",

@@ -99,6 +99,8 @@ def test_every_operation_has_a_summary_a_description_and_a_readable_id(
         "create_birthday_calendar",
         "delete_birthday_calendar",
         "read_birthday_calendar",
+        "read_reminders",
+        "replace_reminders",
         "read_verify_email_page",
         "read_reset_password_page",
         "read_health",

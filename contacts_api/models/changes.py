@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, Column, ForeignKey, Index, text
 from sqlmodel import Field, SQLModel
 
-from contacts_api.models.contacts import ContactPublic
+from contacts_api.models.contact_public import ContactPublic
 from contacts_api.models.types import UTCDateTime
 
 # The tombstones that the trash's purger prunes (contacts_api/trash.py).
