@@ -2,7 +2,7 @@
 changes since a token, and pruning old tombstones. No FastAPI: the changes feed
 (routes/changes.py) and CardDAV's sync-collection read through it.
 
-Triggers on `contacts` (migration 0012) mark a contact's row of `contact_changes` pending
+Triggers on `contacts` (migration 0013) mark a contact's row of `contact_changes` pending
 (`change_id` NULL) whenever anybody writes the contact. A reader numbers the user's pending
 rows and reads its page in one transaction, in turn with the user's other readers (it locks
 the user's row of `sync_states` first):

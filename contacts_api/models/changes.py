@@ -1,5 +1,5 @@
 """The change log behind sync: one row per contact that says it changed, and each user's count
-of the changes numbered so far. Triggers on `contacts` write the log (migration 0012), so a
+of the changes numbered so far. Triggers on `contacts` write the log (migration 0013), so a
 row written by plain SQL is logged like one written through the API; no route writes it."""
 
 from datetime import datetime
