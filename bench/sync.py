@@ -8,7 +8,8 @@ worker, the production settings of bench/run.py) and, over HTTP at concurrency 1
 - the first sync through the changes feed: every page of 1,000 from the start;
 - ROUNDS times: 10 contacts changed through the API (PATCH), then one read of the feed with
   the last token: the incremental read, which must stay flat from 1,000 contacts to 100,000;
-- the same read when nothing changed.
+- the same read when nothing changed;
+- GET of one contact, the API's cheapest read, in the same moments: what the machine allowed.
 
 Timings are wall-clock times of whole HTTP requests from this process, which shares the
 machine's cores with the server and PostgreSQL. It prints the figures and writes them as JSON
@@ -110,7 +111,7 @@ def book_of(client: Any, size: int, libpq_url: str, owner: int) -> dict[str, Any
     # The numbers given in the first sync, in the statistics, as autovacuum would have them.
     analyze(libpq_url)
     token = page["next"]
-    incremental, unchanged = [], []
+    incremental, unchanged, reference = [], [], []
     for round_number in range(ROUNDS):
         for contact_id in rng.sample(ids, CHANGES):
             client.patch(
@@ -126,6 +127,10 @@ def book_of(client: Any, size: int, libpq_url: str, owner: int) -> dict[str, Any
         started = time.perf_counter()
         client.get("/api/contacts/changes", params={"since": token}).raise_for_status()
         unchanged.append(milliseconds(started))
+        # The cheapest read of the API, timed in the same moment: what the machine allows.
+        started = time.perf_counter()
+        client.get(f"/api/contacts/{ids[0]}").raise_for_status()
+        reference.append(milliseconds(started))
     return {
         "contacts": size,
         "first_sync_ms": first_sync,
@@ -134,6 +139,7 @@ def book_of(client: Any, size: int, libpq_url: str, owner: int) -> dict[str, Any
         "incremental_p50_ms": statistics.median(incremental),
         "incremental_max_ms": max(incremental),
         "unchanged_p50_ms": statistics.median(unchanged),
+        "get_one_contact_p50_ms": statistics.median(reference),
         "rounds": ROUNDS,
     }
 
@@ -172,6 +178,7 @@ def main() -> None:
         (f"after {CHANGES} changes, p50 (ms)", "incremental_p50_ms"),
         (f"after {CHANGES} changes, slowest (ms)", "incremental_max_ms"),
         ("nothing changed, p50 (ms)", "unchanged_p50_ms"),
+        ("GET one contact beside them, p50 (ms)", "get_one_contact_p50_ms"),
     ):
         print(f"{name:<42}" + "".join(f"{row[key]:>10.1f}" for row in rows))
     (results_dir / "sync.json").write_text(json.dumps({"books": rows}, indent=2) + "\n")
