@@ -1,9 +1,9 @@
 """What sync costs: `python -m bench.sync` (PostgreSQL), also run by `make bench`.
 
 Creates a fresh database on BENCH_DATABASE_URL (default: the local server), seeds one user
-with a book of each size in BOOK_SIZES (bench/run.py's fake books, loaded with COPY, which
+with a book of each size in BOOK_SIZES (bench/seed.py's fake books, loaded with COPY, which
 the change log's triggers log like any other write), serves the app under uvicorn (one
-worker, the production settings of bench/run.py) and, over HTTP at concurrency 1:
+worker, as bench/run.py serves it) and, over HTTP at concurrency 1:
 
 - the first sync through the changes feed: every page of 1,000 from the start;
 - ROUNDS times: 10 contacts changed through the API (PATCH), then one read of the feed with
@@ -29,7 +29,8 @@ from typing import Any
 import psycopg
 from sqlalchemy import make_url
 
-from bench.run import PASSWORD, REPOSITORY, fake_contacts, log_in, served
+from bench.load import REPOSITORY, served
+from bench.seed import PASSWORD, fake_contacts
 
 BOOK_SIZES = (1_000, 100_000)
 ROUNDS = int(os.environ.get("BENCH_SYNC_ROUNDS", "30"))
@@ -82,6 +83,15 @@ def analyze(libpq_url: str) -> None:
     # Statistics for the planner, as autovacuum would gather them in a database in use.
     with psycopg.connect(libpq_url, autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE")
+
+
+def log_in(base: str, email: str) -> str:
+    import httpx2 as httpx
+
+    response = httpx.post(
+        f"{base}/api/auth/token", data={"username": email, "password": PASSWORD}, timeout=30
+    )
+    return str(response.raise_for_status().json()["access_token"])
 
 
 def milliseconds(started: float) -> float:

@@ -22,6 +22,7 @@ SQLModel.metadata = MetaData(
     }
 )
 
+from contacts_api.models.background import JobSchedule, OutboxMessage
 from contacts_api.models.calendars import (
     BirthdayCalendar,
     BirthdayCalendarUrl,
@@ -222,6 +223,7 @@ __all__ = [
     "FullName",
     "ImportReport",
     "ImportWarning",
+    "JobSchedule",
     "Label",
     "LabelIn",
     "LabelList",
@@ -236,6 +238,7 @@ __all__ = [
     "OptionalOrganizationText",
     "OptionalPart",
     "OrganizationText",
+    "OutboxMessage",
     "Password",
     "PasswordChange",
     "PasswordForgotten",
