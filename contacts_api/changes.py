@@ -18,14 +18,19 @@ the user's row of `sync_states` first):
 """
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
     Row,
+    Select,
     and_,
+    bindparam,
     delete,
     func,
     not_,
@@ -83,15 +88,62 @@ class ChangeRead:
     more: bool
 
 
+# The statements of a read, built once with bound parameters (`owner`, `last`, `since`,
+# `limit`): building them for every request cost about 1.3 ms of CPU, more than running them.
+LOCK_STATE = (
+    select(STATES.c.last_change, STATES.c.horizon)
+    .where(STATES.c.user_id == bindparam("owner"))
+    .with_for_update()
+)
+_PENDING = (
+    select(CHANGES.c.contact_id, CHANGES.c.seq)
+    .where(CHANGES.c.user_id == bindparam("owner"), CHANGES.c.change_id.is_(None))
+    # A row that a writer holds now is left pending: it gets its number next time.
+    .with_for_update(skip_locked=True)
+    .subquery("pending")
+)
+_ORDER = func.row_number().over(order_by=_PENDING.c.seq)
+_NUMBERED = select(
+    _PENDING.c.contact_id, (bindparam("last", type_=BigInteger) + _ORDER).label("n")
+).subquery("numbered")
+NUMBER_PENDING = (
+    update(CHANGES)
+    .where(CHANGES.c.user_id == bindparam("owner"), CHANGES.c.contact_id == _NUMBERED.c.contact_id)
+    .values(change_id=_NUMBERED.c.n)
+)
+SAVE_LAST = (
+    update(STATES)
+    .where(STATES.c.user_id == bindparam("owner"))
+    .values(last_change=bindparam("last"))
+)
+
+
+@cache
+def page_statement(columns: tuple[Any, ...], first: bool) -> Select[Any]:
+    """A page of changes after `since` with the contacts' `columns` (None where a contact
+    left the book); for a `first` read, without the contacts that left it."""
+    contact = and_(CONTACTS.c.id == CHANGES.c.contact_id, CONTACTS.c.owner_id == CHANGES.c.user_id)
+    gone: ColumnElement[bool] = or_(CONTACTS.c.id.is_(None), CONTACTS.c.deleted_at.is_not(None))
+    page = (
+        select(
+            CHANGES.c.contact_id, CHANGES.c.change_id, gone.label("gone"), CHANGES.c.href, *columns
+        )
+        .select_from(CHANGES.outerjoin(CONTACTS, contact))
+        .where(CHANGES.c.user_id == bindparam("owner"), CHANGES.c.change_id > bindparam("since"))
+        .order_by(CHANGES.c.change_id)
+        .limit(bindparam("limit", type_=BigInteger))
+    )
+    if first:
+        # A client with nothing needs no word of what left the book before it came.
+        page = page.where(not_(CHANGES.c.deleted))
+    return page
+
+
 async def lock_state(connection: AsyncConnection, user_id: int) -> tuple[int, int]:
     """Lock the user's row of `sync_states` (made on the first read) until the transaction
     ends; their (`last_change`, `horizon`)."""
-    locked = (
-        select(STATES.c.last_change, STATES.c.horizon)
-        .where(STATES.c.user_id == user_id)
-        .with_for_update()
-    )
-    state = (await connection.execute(locked)).first()
+    owner = {"owner": user_id}
+    state = (await connection.execute(LOCK_STATE, owner)).first()
     if state is None:
         insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
         await connection.execute(
@@ -99,33 +151,18 @@ async def lock_state(connection: AsyncConnection, user_id: int) -> tuple[int, in
             .values(user_id=user_id)
             .on_conflict_do_nothing(index_elements=["user_id"])
         )
-        state = (await connection.execute(locked)).one()
+        state = (await connection.execute(LOCK_STATE, owner)).one()
     return int(state.last_change), int(state.horizon)
 
 
 async def number_changes(connection: AsyncConnection, user_id: int, last_change: int) -> int:
     """Give the user's pending changes the numbers after `last_change`, in the order they were
     made; the new last number. The user's state must be locked (`lock_state`)."""
-    pending = (
-        select(CHANGES.c.contact_id, CHANGES.c.seq)
-        .where(CHANGES.c.user_id == user_id, CHANGES.c.change_id.is_(None))
-        # A row that a writer holds now is left pending: it gets its number next time.
-        .with_for_update(skip_locked=True)
-        .subquery("pending")
-    )
-    order = func.row_number().over(order_by=pending.c.seq)
-    numbered = select(pending.c.contact_id, (last_change + order).label("n")).subquery("numbered")
-    result = await connection.execute(
-        update(CHANGES)
-        .where(CHANGES.c.user_id == user_id, CHANGES.c.contact_id == numbered.c.contact_id)
-        .values(change_id=numbered.c.n)
-    )
-    count = int(result.rowcount)
+    parameters = {"owner": user_id, "last": last_change}
+    count = int((await connection.execute(NUMBER_PENDING, parameters)).rowcount)
     if count:
         last_change += count
-        await connection.execute(
-            update(STATES).where(STATES.c.user_id == user_id).values(last_change=last_change)
-        )
+        await connection.execute(SAVE_LAST, {"owner": user_id, "last": last_change})
     return last_change
 
 
@@ -141,7 +178,7 @@ async def read_changes(
     user_id: int,
     since: int | None,
     limit: int,
-    columns: list[Any],
+    columns: Sequence[Any],
 ) -> ChangeRead:
     """The user's changes after change `since` (None: the whole book, without the contacts
     that left it), at most `limit`, with the contacts' `columns`. UnknownToken when `since`
@@ -151,21 +188,9 @@ async def read_changes(
     if since is not None and not horizon <= since <= last_change:
         raise UnknownToken(make_token(user_id, since))
     last_change = await number_changes(connection, user_id, last_change)
-    contact = and_(CONTACTS.c.id == CHANGES.c.contact_id, CONTACTS.c.owner_id == CHANGES.c.user_id)
-    gone: ColumnElement[bool] = or_(CONTACTS.c.id.is_(None), CONTACTS.c.deleted_at.is_not(None))
-    page = (
-        select(
-            CHANGES.c.contact_id, CHANGES.c.change_id, gone.label("gone"), CHANGES.c.href, *columns
-        )
-        .select_from(CHANGES.outerjoin(CONTACTS, contact))
-        .where(CHANGES.c.user_id == user_id, CHANGES.c.change_id > (since or 0))
-        .order_by(CHANGES.c.change_id)
-        .limit(limit + 1)
-    )
-    if since is None:
-        # A client with nothing needs no word of what left the book before it came.
-        page = page.where(not_(CHANGES.c.deleted))
-    rows = list((await connection.execute(page)).all())
+    page = page_statement(tuple(columns), since is None)
+    parameters = {"owner": user_id, "since": since or 0, "limit": limit + 1}
+    rows = list((await connection.execute(page, parameters)).all())
     if len(rows) > limit:
         del rows[limit:]
         return ChangeRead(rows, rows[-1].change_id, more=True)
