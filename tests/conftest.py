@@ -169,7 +169,8 @@ def client(app_client: TestClient, sync_engine: Any) -> Iterator[TestClient]:
             connection.execute(
                 text(
                     "TRUNCATE users, auth_sessions, contacts, labels, contact_labels,"
-                    " birthday_calendars, reminder_settings, outbox CASCADE"
+                    " birthday_calendars, reminder_settings, outbox, contact_changes,"
+                    " sync_states CASCADE"
                 )
             )
         else:
@@ -180,6 +181,9 @@ def client(app_client: TestClient, sync_engine: Any) -> Iterator[TestClient]:
                 "contact_labels",
                 "labels",
                 "contacts",
+                # After `contacts`, whose triggers write tombstones (the users still exist).
+                "contact_changes",
+                "sync_states",
                 "auth_sessions",
                 "users",
             ):

@@ -27,6 +27,11 @@ from contacts_api.models.calendars import (
     BirthdayCalendar,
     BirthdayCalendarUrl,
 )
+from contacts_api.models.changes import (
+    ChangesPage,
+    ContactChange,
+    SyncState,
+)
 from contacts_api.models.contact_public import (
     PUBLIC_TABLE_FIELDS,
     ContactAddress,
@@ -192,11 +197,13 @@ __all__ = [
     "Birthday",
     "BirthdayCalendar",
     "BirthdayCalendarUrl",
+    "ChangesPage",
     "Contact",
     "ContactAddress",
     "ContactAddressIn",
     "ContactBase",
     "ContactBirthday",
+    "ContactChange",
     "ContactCreate",
     "ContactEmail",
     "ContactEmailIn",
@@ -244,6 +251,7 @@ __all__ = [
     "Reminders",
     "ServiceStatus",
     "SkippedRecord",
+    "SyncState",
     "TimeZoneName",
     "Token",
     "TrashPage",
