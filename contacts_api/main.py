@@ -21,6 +21,7 @@ from contacts_api.middleware import BodySizeLimit, SecurityHeaders
 from contacts_api.models import ServiceStatus
 from contacts_api.observability import RequestId, configure_logging
 from contacts_api.routes import (
+    app_passwords,
     auth,
     birthdays,
     calendar,
@@ -70,6 +71,10 @@ async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
 TAGS = [
     {"name": "auth", "description": "Sign up, log in, refresh, log out; verify and recover."},
     {"name": "users", "description": "Your account: read, change, delete; your password."},
+    {
+        "name": "app passwords",
+        "description": "A password for each device that syncs your book over CardDAV.",
+    },
     {"name": "contacts", "description": "Your address book, its search, birthdays and trash."},
     {"name": "import and export", "description": "vCard and CSV, in and out."},
     {"name": "labels", "description": "Your labels and how many contacts carry each."},
@@ -125,6 +130,7 @@ ROUTERS: list[tuple[APIRouter, str]] = [
     (trash.router, "/api"),
     (auth.router, "/api"),
     (users.router, "/api"),
+    (app_passwords.router, "/api"),
     (import_export.router, "/api"),
     (labels.router, "/api"),
     (calendar.router, "/api"),

@@ -165,12 +165,13 @@ def client(app_client: TestClient, sync_engine: Any) -> Iterator[TestClient]:
             connection.execute(
                 text(
                     "TRUNCATE users, auth_sessions, contacts, labels, contact_labels,"
-                    " birthday_calendars CASCADE"
+                    " birthday_calendars, app_passwords CASCADE"
                 )
             )
         else:
             for table in (
                 "birthday_calendars",
+                "app_passwords",
                 "contact_labels",
                 "labels",
                 "contacts",

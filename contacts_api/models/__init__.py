@@ -22,6 +22,13 @@ SQLModel.metadata = MetaData(
     }
 )
 
+from contacts_api.models.app_passwords import (
+    MAX_APP_PASSWORDS,
+    AppPassword,
+    AppPasswordCreate,
+    AppPasswordMade,
+    AppPasswordPublic,
+)
 from contacts_api.models.calendars import (
     BirthdayCalendar,
     BirthdayCalendarUrl,
@@ -160,6 +167,7 @@ __all__ = [
     "IN_THE_BOOK",
     "IN_THE_TRASH",
     "MAX_ADDRESSES",
+    "MAX_APP_PASSWORDS",
     "MAX_EMAILS",
     "MAX_ID",
     "MAX_PASSWORD_BYTES",
@@ -176,6 +184,10 @@ __all__ = [
     "AccountDeletion",
     "AddressPart",
     "Addresses",
+    "AppPassword",
+    "AppPasswordCreate",
+    "AppPasswordMade",
+    "AppPasswordPublic",
     "AuthSession",
     "Birthday",
     "BirthdayCalendar",

@@ -45,6 +45,7 @@ from contacts_api.ratelimit import (
     limit_signups,
     limit_token_requests,
 )
+from contacts_api.routes.app_passwords import revoke_app_passwords
 from contacts_api.routes.calendar import revoke_birthday_calendar
 from contacts_api.security import (
     InvalidToken,
@@ -325,9 +326,10 @@ async def log_out(body: RefreshTokenIn, session: SessionDep) -> None:
 )
 async def log_out_everywhere(user: CurrentUser, session: SessionDep) -> None:
     """End every session of the current user: all their tokens stop working at once, and the
-    address of their birthday calendar too."""
+    address of their birthday calendar and their app passwords too."""
     await revoke_sessions(session, col(AuthSession.user_id) == user.id)
     await revoke_birthday_calendar(session, user.id)
+    await revoke_app_passwords(session, user.id)
 
 
 # --- Messages --------------------------------------------------------------------------------
@@ -468,7 +470,8 @@ async def request_password_reset(body: PasswordForgotten, session: SessionDep) -
     dependencies=[Depends(limit_recovery_requests)],
 )
 async def reset_password(body: PasswordReset, session: SessionDep) -> None:
-    """Set a new password with the token of a reset message; every session ends."""
+    """Set a new password with the token of a reset message; every session and app password
+    ends."""
     user, state = await user_of_token(session, body.token, "reset_password")
     if state != state_digest(reset_state(user)):
         raise AppError(status.HTTP_400_BAD_REQUEST, INVALID_LINK)
@@ -490,4 +493,5 @@ async def reset_password(body: PasswordReset, session: SessionDep) -> None:
         raise AppError(status.HTTP_400_BAD_REQUEST, INVALID_LINK)
     await revoke_sessions(session, col(AuthSession.user_id) == user.id)  # commits both
     await revoke_birthday_calendar(session, user.id)
+    await revoke_app_passwords(session, user.id)
     send_notice(email, "Your password was reset")
