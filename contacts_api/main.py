@@ -13,6 +13,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.routing import BaseRoute
 
 from contacts_api.config import get_settings
+from contacts_api.dav import routes as dav
+from contacts_api.dav.props import MAX_CARD_BYTES
 from contacts_api.db import engine
 from contacts_api.errors import add_error_handlers
 from contacts_api.mail import outbox
@@ -106,6 +108,8 @@ app.add_middleware(
     BodySizeLimit,
     max_bytes=settings.MAX_BODY_BYTES,
     larger={("POST", "/api/contacts/import"): settings.MAX_IMPORT_BYTES},
+    # A card over CardDAV's 1 MiB gets its 403 CARD:max-resource-size up to twice that.
+    larger_under={("PUT", "/dav/"): 2 * MAX_CARD_BYTES},
 )
 if settings.cors_origins:
     # Bearer tokens, not cookies: browsers on these origins may call the API, without
@@ -135,6 +139,7 @@ ROUTERS: list[tuple[APIRouter, str]] = [
     (labels.router, "/api"),
     (calendar.router, "/api"),
     (calendar.feed_router, ""),
+    (dav.router, ""),
     (pages.router, ""),
 ]
 for router, prefix in ROUTERS:

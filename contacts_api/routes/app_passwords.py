@@ -20,7 +20,7 @@ from contacts_api.deps import (
     session_parameters,
     unauthorized,
 )
-from contacts_api.docs import UNAUTHORIZED, Responses, error
+from contacts_api.docs import UNAUTHORIZED, Responses, error, invalid
 from contacts_api.models import (
     MAX_APP_PASSWORDS,
     AppPassword,
@@ -36,6 +36,7 @@ from contacts_api.security import app_password_hash, new_app_password
 router = APIRouter(prefix="/users/me/app-passwords", tags=["app passwords"], responses=UNAUTHORIZED)
 
 MADE: Responses = {201: {"headers": {"Location": {"description": "The new app password's path"}}}}
+SHORT_NAME = "String should have at least 1 character"
 TOO_MANY = f"You have {MAX_APP_PASSWORDS} app passwords, the most there may be: delete one first"
 
 # A new app password for the user of the token, made from the token's session, locked while
@@ -80,7 +81,9 @@ async def read_app_passwords(user: CurrentUser, session: SessionDep) -> list[App
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=AppPasswordMade,
-    responses=MADE | error(409, f"You have {MAX_APP_PASSWORDS} app passwords already", TOO_MANY),
+    responses=MADE
+    | invalid("body", "name", "string_too_short", SHORT_NAME, min_length=1)
+    | error(409, f"You have {MAX_APP_PASSWORDS} app passwords already", TOO_MANY),
 )
 async def create_app_password(
     body: AppPasswordCreate,
