@@ -2,13 +2,11 @@
 
 import re
 from datetime import UTC, date, datetime
-from importlib.resources import files
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Header, HTTPException, Query, status
 from fastapi.security import OAuth2PasswordBearer
-from pydantic import AfterValidator
 from sqlalchemy import ColumnElement, Executable, Row, and_, bindparam
 from sqlalchemy import select as sql_select
 from sqlalchemy.exc import DBAPIError
@@ -24,6 +22,7 @@ from contacts_api.models import (
     Contact,
     ContactPublic,
     Label,
+    TimeZoneName,
     User,
     public_columns,
     utc_now,
@@ -271,24 +270,6 @@ OwnedLabel = Annotated[Label, Depends(get_owned_label)]
 async def get_now() -> datetime:
     """The current instant; tests override this dependency to pin the date."""
     return datetime.now(UTC)
-
-
-# The IANA names, as the tzdata package lists them (the system's zone folder also holds
-# files such as "localtime" that are no zone names). Not an enum in the docs: 600 names
-# weigh down the document, and generated clients cannot name "GMT+0" and "GMT-0" apart.
-KNOWN_TIME_ZONES = frozenset(files("tzdata").joinpath("zones").read_text().split())
-
-
-UNKNOWN_TIME_ZONE = "unknown time zone; use an IANA name such as Europe/Kyiv"
-
-
-def _known_time_zone(name: str) -> str:
-    if name not in KNOWN_TIME_ZONES:
-        raise ValueError(UNKNOWN_TIME_ZONE)
-    return name
-
-
-TimeZoneName = Annotated[str, AfterValidator(_known_time_zone)]
 
 
 async def get_today(

@@ -31,6 +31,8 @@ from contacts_api.routes import (
     import_export,
     labels,
     pages,
+    recovery,
+    reminders,
     trash,
     users,
 )
@@ -84,6 +86,10 @@ TAGS = [
         "name": "birthday calendar",
         "description": "A secret address that calendar programs subscribe to.",
     },
+    {
+        "name": "birthday reminders",
+        "description": "A message on the days your contacts' birthdays come near.",
+    },
     {"name": "pages", "description": "The pages that the messages' links open."},
     {"name": "service", "description": "Liveness and readiness."},
 ]
@@ -133,11 +139,13 @@ ROUTERS: list[tuple[APIRouter, str]] = [
     (birthdays.router, "/api"),
     (trash.router, "/api"),
     (auth.router, "/api"),
+    (recovery.router, "/api"),
     (users.router, "/api"),
     (app_passwords.router, "/api"),
     (import_export.router, "/api"),
     (labels.router, "/api"),
     (calendar.router, "/api"),
+    (reminders.router, "/api"),
     (calendar.feed_router, ""),
     (dav.router, ""),
     (pages.router, ""),

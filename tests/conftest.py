@@ -165,11 +165,12 @@ def client(app_client: TestClient, sync_engine: Any) -> Iterator[TestClient]:
             connection.execute(
                 text(
                     "TRUNCATE users, auth_sessions, contacts, labels, contact_labels,"
-                    " birthday_calendars, app_passwords CASCADE"
+                    " birthday_calendars, reminder_settings, app_passwords CASCADE"
                 )
             )
         else:
             for table in (
+                "reminder_settings",
                 "birthday_calendars",
                 "app_passwords",
                 "contact_labels",

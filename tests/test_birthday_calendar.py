@@ -92,6 +92,18 @@ def listed(client: TestClient, headers: Headers, days: int) -> Occurrences:
     }
 
 
+def over_window(
+    client: TestClient, headers: Headers, pin_now: PinNow, today: str, days: int
+) -> tuple[Occurrences, Occurrences]:
+    """With "today" pinned to `today` and the book of PEOPLE: what the birthdays route lists
+    for `days`, and what the calendar expands to over the same window."""
+    pin_now(at_noon(today))
+    add_book(client, headers)
+    start = date.fromisoformat(today)
+    expanded = occurrences(calendar_of(client, headers), start, start + timedelta(days=days))
+    return listed(client, headers, days), expanded
+
+
 def test_every_event_starts_on_an_occurrence_of_its_own_rule() -> None:
     # RFC 5545 counts DTSTART as the first instance whether or not the rule yields it;
     # programs differ on such events, so every DTSTART here is one the rule yields too.
@@ -123,45 +135,36 @@ def test_the_calendar_is_what_icalendars_own_calendar_writes() -> None:
 def test_over_a_window_across_the_new_year_the_calendar_has_the_listed_birthdays(
     client: TestClient, ann: Headers, pin_now: PinNow
 ) -> None:
-    pin_now(at_noon("2026-12-20"))
-    add_book(client, ann)
     expected = {
         ("Bob", date(2026, 12, 31)),
         ("Acme Ltd", date(2027, 1, 1)),
         ("Ann Smith", date(2027, 1, 2)),
     }
-    assert listed(client, ann, 30) == expected
-    assert occurrences(calendar_of(client, ann), date(2026, 12, 20), date(2027, 1, 19)) == expected
+    assert over_window(client, ann, pin_now, "2026-12-20", 30) == (expected, expected)
 
 
 def test_in_common_years_29_february_birthdays_are_on_28_february(
     client: TestClient, ann: Headers, pin_now: PinNow
 ) -> None:
-    pin_now(at_noon("2027-02-20"))
-    add_book(client, ann)
     expected = {
         ("Lea Leap", date(2027, 2, 28)),
         ("Noyear", date(2027, 2, 28)),
         ("Fay Feb", date(2027, 2, 28)),
         ("Mar March", date(2027, 3, 1)),
     }
-    assert listed(client, ann, 14) == expected
-    assert occurrences(calendar_of(client, ann), date(2027, 2, 20), date(2027, 3, 6)) == expected
+    assert over_window(client, ann, pin_now, "2027-02-20", 14) == (expected, expected)
 
 
 def test_in_leap_years_29_february_birthdays_are_on_29_february(
     client: TestClient, ann: Headers, pin_now: PinNow
 ) -> None:
-    pin_now(at_noon("2028-02-20"))
-    add_book(client, ann)
     expected = {
         ("Fay Feb", date(2028, 2, 28)),
         ("Lea Leap", date(2028, 2, 29)),
         ("Noyear", date(2028, 2, 29)),
         ("Mar March", date(2028, 3, 1)),
     }
-    assert listed(client, ann, 14) == expected
-    assert occurrences(calendar_of(client, ann), date(2028, 2, 20), date(2028, 3, 5)) == expected
+    assert over_window(client, ann, pin_now, "2028-02-20", 14) == (expected, expected)
 
 
 @pytest.mark.parametrize(
@@ -183,12 +186,8 @@ def test_in_leap_years_29_february_birthdays_are_on_29_february(
 def test_expanded_over_a_window_the_calendar_is_the_birthdays_route(
     client: TestClient, ann: Headers, pin_now: PinNow, today: str, days: int
 ) -> None:
-    pin_now(at_noon(today))
-    add_book(client, ann)
-    start = date.fromisoformat(today)
-    assert occurrences(calendar_of(client, ann), start, start + timedelta(days=days)) == listed(
-        client, ann, days
-    )
+    route, calendar = over_window(client, ann, pin_now, today, days)
+    assert calendar == route
 
 
 @pytest.mark.parametrize(
@@ -205,8 +204,5 @@ def test_over_366_days_the_first_occurrences_are_the_birthdays_route(
 ) -> None:
     # A window of 366 days after today holds a birthday on its first day on its last day
     # too: the route lists the next one, the calendar both. The first of each is the route's.
-    pin_now(at_noon(today))
-    add_book(client, ann)
-    start = date.fromisoformat(today)
-    expanded = occurrences(calendar_of(client, ann), start, start + timedelta(days=366))
-    assert expanded == listed(client, ann, 366) | twice
+    route, calendar = over_window(client, ann, pin_now, today, 366)
+    assert calendar == route | twice

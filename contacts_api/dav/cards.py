@@ -8,12 +8,12 @@ import hashlib
 from typing import Any
 from urllib.parse import quote
 
-from sqlalchemy import case, func, literal_column, update
+from sqlalchemy import case, func, literal_column
 from sqlalchemy import select as sql_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from contacts_api.models import IN_THE_BOOK, Contact, utc_now
+from contacts_api.models import IN_THE_BOOK, Contact
 
 # A card's name: the last segment of its path, as the database computes it (DAV_HREF of the
 # models, which an index holds): the one the PUT that made it chose, else `{uid}.vcf`.
@@ -111,21 +111,3 @@ async def book_ctag(session: AsyncSession, user_id: int) -> str:
         )
     ).one()
     return hashlib.sha256(repr(tuple(row)).encode()).hexdigest()[:32]
-
-
-async def trash_card(session: AsyncSession, contact: Contact, version: int | None) -> bool:
-    """Move the card to the trash in one UPDATE that checks its conditions (the version, when
-    `If-Match` named one), as DELETE of the REST routes does; whether it did."""
-    still_there: list[Any] = [col(Contact.id) == contact.id, IN_THE_BOOK]
-    if version is not None:
-        still_there.append(col(Contact.version) == version)
-    trashed = await session.exec(
-        update(Contact)
-        .where(*still_there)
-        .values(deleted_at=utc_now(), version=col(Contact.version) + 1)
-    )
-    if trashed.rowcount == 1:
-        await session.commit()
-        return True
-    await session.rollback()
-    return False

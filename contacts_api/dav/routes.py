@@ -13,6 +13,7 @@ from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 from sqlmodel import col, select
 
+from contacts_api.contact_writes import add_contact, trash_contact, write_contact
 from contacts_api.dav.auth import DavUser, DavUserInfo
 from contacts_api.dav.cards import (
     MAX_NAME_LENGTH,
@@ -24,7 +25,6 @@ from contacts_api.dav.cards import (
     home_path,
     name_for,
     principal_path,
-    trash_card,
     uid_in_use,
 )
 from contacts_api.dav.props import (
@@ -43,13 +43,11 @@ from contacts_api.dav.props import (
 )
 from contacts_api.dav.reports import REPORTS, XML, ReportRequest, forbidden, run_report
 from contacts_api.dav.xml import CARD, DAV, multistatus, parse, requested_props, response, tag
-from contacts_api.deps import SessionDep, if_match_holds, if_none_match_holds
+from contacts_api.deps import SessionDep, if_none_match_holds
 from contacts_api.errors import AppError
 from contacts_api.formats import NotAContactFile, read_card
 from contacts_api.formats.vcard_write import Version
 from contacts_api.models import Contact, ContactCreate, User, etag, new_uid, no_control_characters
-from contacts_api.routes.contacts import give_labels, write_contact
-from contacts_api.routes.labels import find_or_create_labels
 
 router = APIRouter(include_in_schema=False)
 
@@ -248,17 +246,10 @@ def get_card(request: Request, contact: Contact) -> Response:
 
 
 async def delete_card(request: Request, contact: Contact, session: SessionDep) -> Response:
-    """Into the trash, as DELETE of the REST routes: `If-Match` holds or 412."""
-    if_match = request.headers.get("if-match")
-    if if_match is not None and not if_match_holds(if_match, etag(contact)):
-        return Response(status_code=status.HTTP_412_PRECONDITION_FAILED)
-    version = contact.version if if_match is not None and if_match.strip() != "*" else None
-    if await trash_card(session, contact, version):
-        return Response(status_code=status.HTTP_204_NO_CONTENT)
-    # Changed or trashed by another request meanwhile.
-    again = await card_named(session, contact.owner_id, contact.dav_name or f"{contact.uid}.vcf")
-    code = status.HTTP_412_PRECONDITION_FAILED if again else status.HTTP_404_NOT_FOUND
-    return Response(status_code=code)
+    """Into the trash, as DELETE of the REST routes (the same function): `If-Match` holds or
+    412; 404 when another request trashed it first."""
+    await trash_contact(session, contact, request.headers.get("if-match"))
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 def invalid_card(problem: str) -> Response:
@@ -334,11 +325,7 @@ async def create_card(
         kept_properties=getattr(card, "kept", None),
         dav_name=name_for(uid, name),
     )
-    found = await find_or_create_labels(session, user.id, contact_in.labels)
-    session.add(contact)
-    await session.flush()
-    await give_labels(session, contact.id, found)  # type: ignore[arg-type]
-    await session.commit()
+    await add_contact(session, contact, contact_in.labels)
     return Response(
         status_code=status.HTTP_201_CREATED,
         headers={"ETag": etag(contact), "Location": card_path(user.id, name)},

@@ -16,7 +16,6 @@ from sqlalchemy import (
     Column,
     Computed,
     ForeignKey,
-    FunctionElement,
     Index,
     Integer,
     String,
@@ -24,8 +23,6 @@ from sqlalchemy import (
     false,
     text,
 )
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.compiler import SQLCompiler
 from sqlmodel import Field, SQLModel
 
 from contacts_api.models.types import (
@@ -309,7 +306,7 @@ BIRTHDAY_KEY = (
     " + CAST(substr(birthday, length(birthday) - 1, 2) AS INTEGER)"
 )
 # The last segment of a card's CardDAV path, as the database computes it for the index that
-# finds a card by it (the same text on PostgreSQL and SQLite). Migration 0011 writes it too.
+# finds a card by it (the same text on PostgreSQL and SQLite). Migration 0012 writes it too.
 DAV_HREF = "coalesce(dav_name, uid || '.vcf')"
 # Where a contact stands in the list: by last name, else by first name, else by company.
 SORT_NAME = "coalesce(last_name, first_name, company)"
@@ -339,7 +336,7 @@ def new_uid() -> str:
 # by the database (generated columns), so a row written by plain SQL (COPY, a restore, a data
 # migration) is found as much as one written through the API; so is what search looks for in
 # the lists of emails and phones (expressions that the database's indexes hold, see
-# the end of this module).
+# contact_search.py).
 class Contact(SQLModel, table=True):
     __tablename__ = "contacts"
     __table_args__ = (
@@ -403,176 +400,3 @@ def birthday_key(birthday: date) -> int:
 def etag(contact: Any) -> str:
     """The strong ETag of a contact's current representation."""
     return f'"{contact.id}.{contact.version}"'
-
-
-# --- What the API shows -------------------------------------------------------------------
-# Plain types, not the bodies' checked ones: the values were checked on the way in, and
-# checking every email again on the way out made a list of 2,250 birthdays cost 170 ms
-# instead of 10.
-
-
-# An email of a contact.
-class ContactEmail(SQLModel):
-    address: str = Field(schema_extra={"json_schema_extra": {"format": "email"}})
-    label: str | None
-
-
-# A phone number of a contact.
-class ContactPhone(SQLModel):
-    number: str
-    label: str | None
-
-
-# A postal address of a contact.
-class ContactAddress(SQLModel):
-    label: str | None
-    po_box: str | None
-    extended: str | None
-    street: str | None
-    city: str | None
-    region: str | None
-    postal_code: str | None
-    country: str | None
-
-
-# A website of a contact.
-class ContactWebsite(SQLModel):
-    url: str
-    label: str | None
-
-
-# What the API shows of a contact: `email` and `phone` are the primary entries' values.
-class ContactPublic(SQLModel):
-    id: int
-    first_name: str | None
-    last_name: str | None
-    company: str | None
-    job_title: str | None
-    email: str | None = Field(schema_extra={"json_schema_extra": {"format": "email"}})
-    phone: str | None
-    emails: list[ContactEmail]
-    phones: list[ContactPhone]
-    addresses: list[ContactAddress]
-    websites: list[ContactWebsite]
-    birthday: str | None
-    notes: str | None
-    favorite: bool
-    labels: list[str]
-    created_at: datetime
-    updated_at: datetime
-
-
-# One page of a contact list; `total` counts every match.
-class ContactPage(SQLModel):
-    items: list[ContactPublic]
-    total: int
-    limit: int
-    offset: int
-
-
-# A contact with its coming birthday.
-class ContactBirthday(ContactPublic):
-    next_birthday: date
-    days_until: int
-    age: int | None = Field(description="The age reached on `next_birthday`; null without a year.")
-
-
-# A contact in the trash.
-class TrashedContactPublic(ContactPublic):
-    deleted_at: datetime
-
-
-# One page of the trash, most recently deleted first.
-class TrashPage(SQLModel):
-    items: list[TrashedContactPublic]
-    total: int
-    limit: int
-    offset: int
-
-
-# --- Columns of the public representation -------------------------------------------------
-
-
-def primary(entries: Any, key: str) -> Any:
-    """The value of the first entry of a JSON list column, computed by the database."""
-    return entries[(0, key)].as_string()
-
-
-def public_columns() -> dict[str, Any]:
-    """What each field of ContactPublic is read from: a column, or for `email` and `phone` the
-    first entry of the list (`labels` is attached by labels.py)."""
-    table = Contact.__table__.c  # type: ignore[attr-defined]
-    columns = {name: table[name] for name in ContactPublic.model_fields if name in table}
-    columns["email"] = primary(table.emails, "address").label("email")
-    columns["phone"] = primary(table.phones, "number").label("phone")
-    return columns
-
-
-def public(contact: Contact) -> ContactPublic:
-    """The public representation of a contact entity (its labels loaded with it)."""
-    values = {name: getattr(contact, name) for name in PUBLIC_TABLE_FIELDS}
-    values["email"] = contact.emails[0]["address"] if contact.emails else None
-    values["phone"] = contact.phones[0]["number"] if contact.phones else None
-    return ContactPublic.model_validate(values)
-
-
-PUBLIC_TABLE_FIELDS = [
-    name for name in ContactPublic.model_fields if name not in ("email", "phone")
-]
-
-
-# --- What search looks into ----------------------------------------------------------------
-# Texts that the database derives from the lists, so that a row written by plain SQL is found
-# like one written here. On PostgreSQL they are the expressions of trigram indexes (migration
-# 0007), written here exactly as there: the planner uses an index only for the same
-# expression, with the same constants. SQLite has no such index and computes them as it scans.
-
-
-class emails_text(FunctionElement[str]):
-    """The addresses of a contact's `emails` in one text."""
-
-    type = String()
-    inherit_cache = True
-
-
-@compiles(emails_text, "postgresql")
-def _emails_text_postgresql(element: emails_text, compiler: SQLCompiler, **kw: Any) -> str:
-    emails = compiler.process(element.clauses, **kw)
-    return f"(jsonb_path_query_array({emails}::jsonb, '$[*].address')::text)"
-
-
-@compiles(emails_text)
-def _emails_text(element: emails_text, compiler: SQLCompiler, **kw: Any) -> str:
-    emails = compiler.process(element.clauses, **kw)
-    addresses = "group_concat(json_extract(value, '$.address'), ' ')"
-    return f"(SELECT {addresses} FROM json_each({emails}))"  # noqa: S608  (no values: SQL)
-
-
-class phone_digits(FunctionElement[str]):
-    """The digits of each number of a contact's `phones`, extensions left out, the numbers
-    apart by commas (`15550100199,442079460958`), so that no match spans two numbers."""
-
-    type = String()
-    inherit_cache = True
-
-
-@compiles(phone_digits, "postgresql")
-def _phone_digits_postgresql(element: phone_digits, compiler: SQLCompiler, **kw: Any) -> str:
-    phones = compiler.process(element.clauses, **kw)
-    numbers = f"jsonb_path_query_array({phones}::jsonb, '$[*].number')::text"
-    # An extension runs from its "x", "ext" or ";" to the end of its number (the closing
-    # quote); every other character but the digits and the commas between numbers goes.
-    return f"(regexp_replace({numbers}, '(x|ext|;)[^\"]*|[^0-9,]', '', 'gi'))"
-
-
-@compiles(phone_digits)
-def _phone_digits(element: phone_digits, compiler: SQLCompiler, **kw: Any) -> str:
-    phones = compiler.process(element.clauses, **kw)
-    # SQLite has no regular expressions: the number is cut at its extension, then each
-    # separator a number may hold is replaced by nothing.
-    number = "lower(json_extract(value, '$.number'))"
-    for mark in (";", "x", "e"):
-        number = f"substr({number}, 1, instr({number} || '{mark}', '{mark}') - 1)"
-    for separator in " -.()/+*#":
-        number = f"replace({number}, '{separator}', '')"
-    return f"(SELECT group_concat({number}, ',') FROM json_each({phones}))"  # noqa: S608

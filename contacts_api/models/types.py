@@ -8,6 +8,7 @@ import re
 import unicodedata
 from calendar import isleap
 from datetime import UTC, date, datetime, timedelta, timezone
+from importlib.resources import files
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
@@ -308,3 +309,23 @@ def label_order(name: str) -> tuple[str, str, str]:
     """Names in the order the API lists them: by name, case and accents aside (`école`
     between `Book club` and `Family`), the same everywhere whatever the database's collation."""
     return label_sort_key(name), name.casefold(), name
+
+
+# --- Time zones -----------------------------------------------------------------------------
+
+# The IANA names, as the tzdata package lists them (the system's zone folder also holds
+# files such as "localtime" that are no zone names). Not an enum in the docs: 600 names
+# weigh down the document, and generated clients cannot name "GMT+0" and "GMT-0" apart.
+KNOWN_TIME_ZONES = frozenset(files("tzdata").joinpath("zones").read_text().split())
+
+
+UNKNOWN_TIME_ZONE = "unknown time zone; use an IANA name such as Europe/Kyiv"
+
+
+def _known_time_zone(name: str) -> str:
+    if name not in KNOWN_TIME_ZONES:
+        raise ValueError(UNKNOWN_TIME_ZONE)
+    return name
+
+
+TimeZoneName = Annotated[str, AfterValidator(_known_time_zone)]

@@ -24,17 +24,18 @@ from sqlalchemy import select as sql_select
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlmodel import col
 
+from contacts_api.contact_writes import IN_THE_BOOK
 from contacts_api.db import read_engine
 from contacts_api.deps import (
     PUBLIC_COLUMNS,
     PUBLIC_FIELDS,
-    UNKNOWN_TIME_ZONE,
     Today,
     TokenClaims,
     session_user_id,
 )
 from contacts_api.docs import UNAUTHORIZED, invalid
 from contacts_api.models import (
+    UNKNOWN_TIME_ZONE,
     Contact,
     ContactBirthday,
     ContactLabel,
@@ -42,7 +43,7 @@ from contacts_api.models import (
     birthday_key,
     birthday_parts,
 )
-from contacts_api.routes.contacts import BOOK_ORDER, IN_THE_BOOK
+from contacts_api.routes.contacts import BOOK_ORDER
 
 router = APIRouter(prefix="/contacts", tags=["contacts"], responses=UNAUTHORIZED)
 

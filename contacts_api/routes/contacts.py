@@ -1,23 +1,29 @@
 """The address book: create, read, replace, update and delete contacts, and search them.
 
-The trash and the birthdays have modules of their own (trash.py, birthdays.py).
+The trash and the birthdays have modules of their own (trash.py, birthdays.py); writing one
+contact (ETags, `If-Match`, the trash) is in contacts_api/contact_writes.py, which CardDAV
+uses too.
 """
 
 import re
-from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Request, Response, status
-from fastapi.exceptions import RequestValidationError
+from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import AfterValidator
 from pydantic_core import to_json
-from sqlalchemy import ColumnElement, FunctionElement, Select, bindparam, func, or_, update
+from sqlalchemy import ColumnElement, FunctionElement, Select, bindparam, func, or_
 from sqlalchemy import select as sql_select
-from sqlalchemy.orm.attributes import set_committed_value
-from sqlalchemy.orm.exc import StaleDataError
-from sqlmodel import col, delete, select
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel import col
 
+from contacts_api.contact_writes import (
+    IN_THE_BOOK,
+    PRECONDITION_FAILED,
+    add_contact,
+    contact_answer,
+    trash_contact,
+    with_etag,
+    write_contact,
+)
 from contacts_api.db import read_engine
 from contacts_api.deps import (
     PUBLIC_COLUMNS,
@@ -30,13 +36,12 @@ from contacts_api.deps import (
     SessionDep,
     TokenClaims,
     first_statement,
-    if_match_holds,
     if_none_match_holds,
     session_is_open,
     session_parameters,
     session_user_id,
 )
-from contacts_api.docs import INVALID_CONTACT, NOT_FOUND, UNAUTHORIZED, Responses, error, invalid
+from contacts_api.docs import INVALID_CONTACT, NOT_FOUND, UNAUTHORIZED, Responses, invalid
 from contacts_api.models import (
     AuthSession,
     Contact,
@@ -49,15 +54,9 @@ from contacts_api.models import (
     emails_text,
     etag,
     label_key,
-    label_order,
     no_control_characters,
     phone_digits,
-    public,
-    utc_now,
 )
-from contacts_api.routes.labels import find_or_create_labels
-
-IN_THE_BOOK = col(Contact.deleted_at).is_(None)
 
 # Paging, the same for the book and the trash.
 PageLimit = Annotated[int, Query(ge=1, le=100)]
@@ -66,138 +65,12 @@ LIMIT_TOO_LARGE = invalid(
     "query", "limit", "less_than_equal", "Input should be less than or equal to 100", le=100
 )
 
-ETAG_HEADER = {
-    "ETag": {
-        "description": "The contact's current entity-tag, for `If-Match` and `If-None-Match`",
-        "schema": {"type": "string"},
-    }
-}
-PRECONDITION_FAILED = error(
-    412,
-    "`If-Match` does not hold the contact's current ETag: somebody changed it; nothing was changed",
-    "The contact changed since you read it",
-)
 NOT_MODIFIED: Responses = {
     304: {"description": "`If-None-Match` holds the current ETag: your copy is current"}
 }
 
 
-def with_etag(code: int, description: str) -> Responses:
-    return {code: {"description": description, "headers": ETAG_HEADER}}
-
-
 router = APIRouter(prefix="/contacts", tags=["contacts"], responses=UNAUTHORIZED)
-
-
-def precondition_failed() -> HTTPException:
-    return HTTPException(
-        status.HTTP_412_PRECONDITION_FAILED, "The contact changed since you read it"
-    )
-
-
-def not_found() -> HTTPException:
-    return HTTPException(status.HTTP_404_NOT_FOUND, "Contact not found")
-
-
-def contact_answer(contact: Contact, code: int = status.HTTP_200_OK) -> Response:
-    """One contact as JSON, with its ETag."""
-    return Response(
-        public(contact).model_dump_json(),
-        status_code=code,
-        media_type="application/json",
-        headers={"ETag": etag(contact)},
-    )
-
-
-async def give_labels(
-    session: AsyncSession, contact_id: int, labels: dict[str, tuple[int, str]]
-) -> list[str]:
-    """Make `labels` the contact's labels (replacing any it had); their names, in order."""
-    await session.exec(delete(ContactLabel).where(col(ContactLabel.contact_id) == contact_id))
-    if labels:
-        session.add_all(
-            ContactLabel(contact_id=contact_id, label_id=label_id)
-            for label_id, _ in labels.values()
-        )
-        await session.flush()
-    return sorted((name for _, name in labels.values()), key=label_order)
-
-
-def needs_a_name(message: str) -> RequestValidationError:
-    # The 422 that ContactCreate's own check gives, for a rule that only the stored contact
-    # can tell for a PATCH.
-    problem = {"type": "value_error", "loc": ("body",), "msg": f"Value error, {message}"}
-    return RequestValidationError([problem | {"ctx": {"error": {}}}])
-
-
-async def write_contact(
-    session: AsyncSession,
-    contact: Contact,
-    changes_of: Callable[[Contact], dict[str, Any]],
-    labels: list[str] | None,
-    if_match: str | None,
-) -> Contact:
-    """Apply the changes that `changes_of(contact)` gives (and `labels`, unless None) to
-    `contact`, and commit.
-
-    The UPDATE carries `WHERE version = <the version read>` (SQLAlchemy's version_id_col):
-    the database, not this function, decides which of two writers of one version wins. With
-    `If-Match` the loser gets 412. Without it the write goes ahead: the contact is read again,
-    this time locked (`FOR UPDATE`), and its changes are made again from what it holds now
-    (a PATCH of `email` changes the primary entry of the list as it is), so that the second
-    attempt cannot lose again however many writers there are (a bench of 16 PATCHes of one
-    contact at once lost 440 retries out of some thousands with optimistic retries alone);
-    404 when it went to the trash meanwhile.
-    """
-    contact_id = contact.id  # read now: a rollback expires the entity
-    owner_id = contact.owner_id
-    locked = False
-    for _ in range(3):
-        try:
-            # Labels first, the contact's lock second: see find_or_create_labels.
-            found = (
-                None if labels is None else await find_or_create_labels(session, owner_id, labels)
-            )
-            if locked:
-                # (SQLite writes no FOR UPDATE: there the transaction holds the database's
-                # write lock from its BEGIN, see db.py.)
-                fresh = (
-                    await session.exec(
-                        select(Contact)
-                        .where(col(Contact.id) == contact_id, IN_THE_BOOK)
-                        .with_for_update()
-                        .execution_options(populate_existing=True)
-                    )
-                ).first()
-                if fresh is None:
-                    raise not_found()
-                contact = fresh
-            if if_match is not None and not if_match_holds(if_match, etag(contact)):
-                raise precondition_failed()
-            try:
-                changes = changes_of(contact)
-            except ValueError as exc:
-                raise needs_a_name(str(exc)) from None
-            kept_labels = contact.labels
-            contact.sqlmodel_update(changes)
-            contact.updated_at = utc_now()
-            session.add(contact)
-            await session.flush()
-            if found is not None:
-                kept_labels = await give_labels(session, contact_id, found)  # type: ignore[arg-type]
-            await session.commit()
-        except StaleDataError:
-            # Another write (or the trash) changed the row since it was read.
-            await session.rollback()
-            locked = True
-            continue
-        except BaseException:
-            await session.rollback()
-            raise
-        set_committed_value(contact, "labels", kept_labels)
-        return contact
-    # Not reached: the locked attempt cannot lose the version check.
-    raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "The contact changes too often")
 
 
 @router.post(
@@ -211,12 +84,7 @@ async def create_contact(
 ) -> Response:
     """Add a contact to your address book: a name (first, last or a company) is all it needs."""
     contact = Contact(**contact_in.columns(), owner_id=user.id)  # type: ignore[arg-type]
-    found = await find_or_create_labels(session, user.id, contact_in.labels)  # type: ignore[arg-type]
-    session.add(contact)
-    await session.flush()
-    names = await give_labels(session, contact.id, found)  # type: ignore[arg-type]
-    await session.commit()
-    set_committed_value(contact, "labels", names)
+    await add_contact(session, contact, contact_in.labels)
     answer = contact_answer(contact, status.HTTP_201_CREATED)
     # A path, not a URL built from the Host header, which the client chooses.
     answer.headers["Location"] = request.url_for("read_contact", contact_id=contact.id).path
@@ -476,25 +344,4 @@ async def delete_contact(
 ) -> None:
     """Move a contact to the trash (restore it from there, or it goes after
     `TRASH_RETENTION_DAYS`)."""
-    if if_match is not None and not if_match_holds(if_match, etag(contact)):
-        raise precondition_failed()
-    # One UPDATE statement that checks its own conditions: of two concurrent deletes, the one
-    # that finds the contact gone answers 404; with `If-Match`, of two writers of one version
-    # the database lets exactly one through.
-    contact_id = contact.id  # read now: a rollback expires the entity
-    still_there = [col(Contact.id) == contact_id, IN_THE_BOOK]
-    if if_match is not None and if_match.strip() != "*":
-        still_there.append(col(Contact.version) == contact.version)
-    trashed = await session.exec(
-        update(Contact)
-        .where(*still_there)
-        .values(deleted_at=utc_now(), version=col(Contact.version) + 1)
-    )
-    if trashed.rowcount == 1:
-        await session.commit()
-        return
-    await session.rollback()
-    live = await session.exec(select(Contact.id).where(col(Contact.id) == contact_id, IN_THE_BOOK))
-    if live.first() is not None:
-        raise precondition_failed()
-    raise not_found()
+    await trash_contact(session, contact, if_match)

@@ -6,6 +6,7 @@ only when the person confirms: opening a link changes nothing, since mail scanne
 """
 
 from importlib.resources import files
+from string import Template
 
 from fastapi import APIRouter, HTTPException, status
 from fastapi.responses import HTMLResponse, Response
@@ -22,10 +23,22 @@ PAGE_POLICY = (
     "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 )
 ASSET_TYPES = {"account.js": "text/javascript", "account.css": "text/css"}
-# Read once: a few kilobytes, the same for every request.
-TEXTS = {
-    name: PAGES.joinpath(name).read_text(encoding="utf-8")
-    for name in ("verify-email.html", "reset-password.html", *ASSET_TYPES)
+# Each page's own part (its card and the note under it), and its title. The rest, the head
+# with the script and style sheet and the product's name, is account-page.html, around both.
+PAGE_TITLES = {
+    "verify-email.html": "Confirm your email address",
+    "reset-password.html": "Choose a new password",
+}
+
+
+def read(name: str) -> str:
+    return PAGES.joinpath(name).read_text(encoding="utf-8")
+
+
+FRAME = Template(read("account-page.html"))
+# Made once: a few kilobytes, the same for every request.
+TEXTS = {name: read(name) for name in ASSET_TYPES} | {
+    name: FRAME.substitute(title=title, content=read(name)) for name, title in PAGE_TITLES.items()
 }
 
 

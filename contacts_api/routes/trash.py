@@ -8,16 +8,11 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import col, delete
 
+from contacts_api.contact_writes import contact_answer, with_etag
 from contacts_api.deps import PUBLIC_COLUMNS, PUBLIC_FIELDS, CurrentUser, SessionDep, TrashedContact
 from contacts_api.docs import UNAUTHORIZED, error
 from contacts_api.models import Contact, ContactPublic, TrashedContactPublic, TrashPage
-from contacts_api.routes.contacts import (
-    LIMIT_TOO_LARGE,
-    PageLimit,
-    PageOffset,
-    contact_answer,
-    with_etag,
-)
+from contacts_api.routes.contacts import LIMIT_TOO_LARGE, PageLimit, PageOffset
 
 router = APIRouter(prefix="/contacts", tags=["contacts"], responses=UNAUTHORIZED)
 

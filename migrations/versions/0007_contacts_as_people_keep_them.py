@@ -40,7 +40,7 @@ BIRTHDAY_KEY = (
     " + CAST(substr(birthday, length(birthday) - 1, 2) AS INTEGER)"
 )
 SORT_NAME = "coalesce(last_name, first_name, company)"
-# The texts that search looks into, as contacts_api/routes/search.py writes them.
+# The texts that search looks into, as contacts_api/models/contact_search.py writes them.
 EMAILS_TEXT = "(jsonb_path_query_array(emails::jsonb, '$[*].address')::text)"
 PHONE_DIGITS = (
     "(regexp_replace(jsonb_path_query_array(phones::jsonb, '$[*].number')::text,"
@@ -66,26 +66,26 @@ TRASH_INDEXES = {
 }
 
 
+def _book_index(name: str, columns: list[str], *, unique: bool = False) -> None:
+    """An index of the contacts in the book only (partial), on both databases."""
+    op.create_index(
+        name,
+        "contacts",
+        columns,
+        unique=unique,
+        postgresql_where=IN_THE_BOOK,
+        sqlite_where=IN_THE_BOOK,
+    )
+
+
 def upgrade() -> None:
     _label_sort_keys()
     if op.get_bind().dialect.name == "postgresql":
         _upgrade_postgresql()
     else:
         _upgrade_sqlite()
-    op.create_index(
-        LIST_INDEX[0],
-        "contacts",
-        LIST_INDEX[1],
-        postgresql_where=IN_THE_BOOK,
-        sqlite_where=IN_THE_BOOK,
-    )
-    op.create_index(
-        BIRTHDAY_INDEX[0],
-        "contacts",
-        BIRTHDAY_INDEX[1],
-        postgresql_where=IN_THE_BOOK,
-        sqlite_where=IN_THE_BOOK,
-    )
+    _book_index(*LIST_INDEX)
+    _book_index(*BIRTHDAY_INDEX)
 
 
 def _upgrade_postgresql() -> None:
@@ -242,28 +242,9 @@ def downgrade() -> None:
         _downgrade_postgresql()
     else:
         _downgrade_sqlite()
-    op.create_index(
-        "ix_contacts_owner_id_email",
-        "contacts",
-        ["owner_id", "email"],
-        unique=True,
-        postgresql_where=IN_THE_BOOK,
-        sqlite_where=IN_THE_BOOK,
-    )
-    op.create_index(
-        OLD_LIST_INDEX[0],
-        "contacts",
-        OLD_LIST_INDEX[1],
-        postgresql_where=IN_THE_BOOK,
-        sqlite_where=IN_THE_BOOK,
-    )
-    op.create_index(
-        BIRTHDAY_INDEX[0],
-        "contacts",
-        BIRTHDAY_INDEX[1],
-        postgresql_where=IN_THE_BOOK,
-        sqlite_where=IN_THE_BOOK,
-    )
+    _book_index("ix_contacts_owner_id_email", ["owner_id", "email"], unique=True)
+    _book_index(*OLD_LIST_INDEX)
+    _book_index(*BIRTHDAY_INDEX)
 
 
 def _drop_label_sort_keys() -> None:

@@ -1,0 +1,136 @@
+"""How long the birthday-reminder run takes: `python -m bench.reminders` (PostgreSQL).
+
+Creates a fresh database on BENCH_DATABASE_URL (default: the local server), seeds USERS
+verified users with reminders on (days_before [0, 7] at 08:00 UTC) and CONTACTS_EACH contacts
+each (bench/run.py's fake books: every contact with a birthday), then times one run of
+`contacts_api.reminders.run_reminders` at 09:00 UTC, when every user's hour has come: the
+claims, the birthday reads, the messages written to the outbox. Then a second run at 09:05,
+which must find nothing left to do. It prints the figures and writes them as JSON to
+bench/results/reminders.json.
+
+    BENCH_USERS=10000 BENCH_CONTACTS_EACH=50 .venv/bin/python -m bench.reminders
+"""
+
+import asyncio
+import json
+import os
+import random
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime
+
+import psycopg
+from sqlalchemy import make_url
+
+from bench.run import REPOSITORY, fake_contacts
+
+USERS = int(os.environ.get("BENCH_USERS", "10000"))
+CONTACTS_EACH = int(os.environ.get("BENCH_CONTACTS_EACH", "50"))
+DATABASE = "contacts_api_bench_reminders"
+# The day of the run, whatever day the bench runs on: the fake birthdays spread over the year.
+RUN_AT = datetime(2026, 6, 15, 9, 0, tzinfo=UTC)
+
+
+def database_urls() -> tuple[str, str]:
+    """The SQLAlchemy URL of a fresh benchmark database and its libpq form."""
+    server = make_url(
+        os.environ.get("BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/")
+    )
+    admin = server.set(drivername="postgresql", database="postgres")
+    with psycopg.connect(admin.render_as_string(hide_password=False), autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {DATABASE}")
+    url = server.set(drivername="postgresql+psycopg", database=DATABASE)
+    return (
+        url.render_as_string(hide_password=False),
+        url.set(drivername="postgresql").render_as_string(hide_password=False),
+    )
+
+
+def seed(libpq_url: str) -> None:
+    """USERS verified users with reminders on, CONTACTS_EACH contacts each, loaded with COPY."""
+    rng = random.Random(2026)
+    with psycopg.connect(libpq_url) as conn:
+        with conn.cursor().copy(
+            "COPY users (id, email, password_hash, email_verified, created_at) FROM STDIN"
+        ) as copy:
+            for user_id in range(1, USERS + 1):
+                copy.write_row((user_id, f"user{user_id}@example.com", "x", True, RUN_AT))
+        conn.execute("SELECT setval('users_id_seq', %s)", (USERS,))
+        with conn.cursor().copy(
+            "COPY reminder_settings (user_id, enabled, days_before, hour, time_zone) FROM STDIN"
+        ) as copy:
+            for user_id in range(1, USERS + 1):
+                copy.write_row((user_id, True, "[0,7]", 8, "UTC"))
+        with conn.cursor().copy(
+            "COPY contacts (owner_id, first_name, last_name, company, job_title, emails,"
+            " phones, addresses, websites, birthday, notes, created_at, updated_at)"
+            " FROM STDIN"
+        ) as copy:
+            for user_id in range(1, USERS + 1):
+                for row in fake_contacts(user_id, CONTACTS_EACH, rng):
+                    copy.write_row(row)
+    with psycopg.connect(libpq_url, autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE")
+
+
+async def timed_runs() -> list[dict[str, float | int]]:
+    # Imported here: the app's engine is made from DATABASE_URL at import.
+    from contacts_api.db import engine
+    from contacts_api.reminders import run_reminders
+
+    figures = []
+    for minutes in (0, 5):
+        started = time.perf_counter()
+        report = await run_reminders(RUN_AT.replace(minute=minutes))
+        seconds = time.perf_counter() - started
+        figures.append({"checked": report.checked, "sent": report.sent, "seconds": seconds})
+    await engine.dispose()
+    return figures
+
+
+def main() -> None:
+    started = time.monotonic()
+    url, libpq_url = database_urls()
+    os.environ |= {
+        "DATABASE_URL": url,
+        "SECRET_KEY": "bench-" + uuid.uuid4().hex + uuid.uuid4().hex,
+        "CONTACTS_API_ENV_FILE": "",
+    }
+    subprocess.run(
+        [sys.executable, "-m", "alembic", "upgrade", "head"],
+        env=os.environ, cwd=REPOSITORY, check=True, capture_output=True,
+    )  # fmt: skip
+    seed(libpq_url)
+    contacts = USERS * CONTACTS_EACH
+    print(f"seeded {USERS:,} users, {contacts:,} contacts in {time.monotonic() - started:.1f} s")
+    first, again = asyncio.run(timed_runs())
+    print(
+        f"first run: {first['checked']:,} users checked, {first['sent']:,} messages,"
+        f" {first['seconds']:.2f} s; again 5 minutes later: {again['checked']} checked,"
+        f" {again['seconds'] * 1000:.0f} ms"
+    )
+    with psycopg.connect(libpq_url) as conn:
+        try:
+            waiting = conn.execute("SELECT count(*) FROM outbox").fetchone()
+        except psycopg.errors.UndefinedTable:  # before the durable outbox
+            waiting = None
+    results = REPOSITORY / "bench" / "results"
+    results.mkdir(exist_ok=True)
+    summary = {
+        "users": USERS,
+        "contacts": contacts,
+        "first_run": first,
+        "second_run": again,
+        "outbox_rows": waiting[0] if waiting else None,
+    }
+    (results / "reminders.json").write_text(json.dumps(summary, indent=2) + "\n")
+    with psycopg.connect(make_url(libpq_url).set(database="postgres").render_as_string(
+        hide_password=False), autocommit=True) as conn:  # fmt: skip
+        conn.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
+
+
+if __name__ == "__main__":
+    main()
