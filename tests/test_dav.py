@@ -288,6 +288,11 @@ def test_multiget_answers_each_href_found_or_not(client: TestClient, ann: Header
     assert "FN:Bob Beta" in data and "VERSION:3.0" in data
     four = responses(report(client, path, auth, multiget_body([path + "a.vcf"], "4.0")))
     assert "VERSION:4.0" in four[path + "a.vcf"]["props"][f"{CARD}address-data"].text
+    # A card written once is kept, until the contact changes: then the new one.
+    [bob] = client.get("/api/contacts?q=bob", headers=ann).json()["items"]
+    client.patch(f"/api/contacts/{bob['id']}", headers=ann, json={"first_name": "Robert"})
+    again = responses(report(client, path, auth, multiget_body([path + "b.vcf"])))
+    assert "FN:Robert Beta" in again[path + "b.vcf"]["props"][f"{CARD}address-data"].text
 
 
 def query_body(filters: str, test: str = "anyof", limit: int | None = None) -> str:

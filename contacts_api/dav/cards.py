@@ -77,6 +77,31 @@ async def cards_named(session: AsyncSession, user_id: int, names: list[str]) -> 
     return cards
 
 
+async def card_heads(session: AsyncSession, user_id: int, names: list[str]) -> dict[str, Any]:
+    """What a multiget needs to know of the cards with these names before reading them:
+    id, version, last change, by name. The cards whose text is kept (props.vcard_text) are
+    not read again."""
+    if not names:
+        return {}
+    found = await session.exec(
+        sql_select(  # type: ignore[call-overload]
+            col(Contact.id), col(Contact.version), col(Contact.updated_at),
+            CARD_NAME.label("name"),
+        ).where(*mine(user_id), CARD_NAME.in_(names))
+    )  # fmt: skip
+    heads: dict[str, Any] = {}
+    for row in found.all():
+        heads.setdefault(row.name, row)
+    return heads
+
+
+async def contacts_by_id(session: AsyncSession, ids: list[int]) -> dict[int, Contact]:
+    if not ids:
+        return {}
+    found = await session.exec(select(Contact).where(col(Contact.id).in_(ids), IN_THE_BOOK))
+    return {contact.id: contact for contact in found.all()}  # type: ignore[misc]
+
+
 async def card_named(session: AsyncSession, user_id: int, name: str) -> Contact | None:
     return (await cards_named(session, user_id, [name])).get(name)
 

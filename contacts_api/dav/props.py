@@ -118,23 +118,49 @@ def http_date(moment: datetime) -> str:
     return format_datetime(moment.astimezone(UTC), usegmt=True)
 
 
+# The text of the cards written lately, by what they are written from: the contact's id,
+# version (raised by every change of its representation, labels included) and last change
+# (so that a reused id, after a restore from a dump, is another key), and the vCard version.
+# A first sync of 10,000 cards wrote each card in about 0.1 ms of CPU (a third of a
+# multiget's time); a second device's sync, or the next after a restart of nothing, finds
+# them here. About 400 bytes a card.
+CARDS_KEPT = 20_000
+_written: dict[tuple[Any, ...], str] = {}
+
+
+def card_key(contact: Any, version: Version) -> tuple[Any, ...]:
+    return (contact.id, contact.version, contact.updated_at, version)
+
+
+def kept_card(key: tuple[Any, ...]) -> str | None:
+    return _written.get(key)
+
+
 def vcard_text(contact: Any, version: Version = "3.0") -> str:
-    return write_card(contact, version)
+    """The card of a contact (an entity or a row with its fields and labels)."""
+    key = card_key(contact, version)
+    text = _written.get(key)
+    if text is None:
+        text = write_card(contact, version)
+        if len(_written) >= CARDS_KEPT:
+            del _written[next(iter(_written))]  # the oldest written
+        _written[key] = text
+    return text
 
 
-def card_props(etag_: str, updated_at: Any, contact: Any | None) -> Props:
-    """A card: `contact` (an entity) is needed for `getcontentlength` only; from a listing
-    without it, that property is written from the card fetched when asked."""
+def card_props(etag_: str, updated_at: Any, text: Callable[[], str] | None) -> Props:
+    """A card; `text` gives its vCard, for `getcontentlength` (a listing that has not read
+    the cards offers no length)."""
     props: Props = {
         tag(DAV, "resourcetype"): "",
         tag(DAV, "getetag"): escape(etag_),
         tag(DAV, "getcontenttype"): CONTENT_TYPE,
         tag(DAV, "getlastmodified"): http_date(updated_at),
     }
-    if contact is not None:
-        props[tag(DAV, "getcontentlength")] = lambda: str(len(vcard_text(contact).encode()))
+    if text is not None:
+        props[tag(DAV, "getcontentlength")] = lambda: str(len(text().encode()))
     return props
 
 
 def card_entity_props(contact: Any) -> Props:
-    return card_props(etag(contact), contact.updated_at, contact)
+    return card_props(etag(contact), contact.updated_at, lambda: vcard_text(contact))

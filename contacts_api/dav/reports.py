@@ -16,8 +16,15 @@ from fastapi import Response, status
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from contacts_api.dav.auth import DavUserInfo
-from contacts_api.dav.cards import book_path, card_path, cards_named, every_card
-from contacts_api.dav.props import answer, card_entity_props, vcard_text
+from contacts_api.dav.cards import book_path, card_heads, card_path, contacts_by_id, every_card
+from contacts_api.dav.props import (
+    answer,
+    card_entity_props,
+    card_key,
+    card_props,
+    kept_card,
+    vcard_text,
+)
 from contacts_api.dav.xml import (
     CARD,
     DAV,
@@ -32,6 +39,7 @@ from contacts_api.dav.xml import (
 )
 from contacts_api.formats.vcard_read import written_full_name
 from contacts_api.formats.vcard_write import Version
+from contacts_api.models import etag
 
 XML = "application/xml; charset=utf-8"
 
@@ -79,22 +87,27 @@ def card_name(text: str, user_id: int) -> str | None:
 
 async def multiget(report: ReportRequest) -> Response:
     """The cards named by their hrefs, each with the properties asked for (a card not in the
-    book: a 404 response of its own)."""
+    book: a 404 response of its own). The cards whose text is kept are not read again."""
     requested = requested_props(report.root)
     version = address_data_version(report.root)
     hrefs = [h.text or "" for h in report.root.findall(tag(DAV, "href"))]
     names = {text: card_name(text, report.user.id) for text in hrefs}
-    cards = await cards_named(
+    heads = await card_heads(
         report.session, report.user.id, [name for name in names.values() if name]
     )
+    unread = {head.id for head in heads.values() if kept_card(card_key(head, version)) is None}
+    read = await contacts_by_id(report.session, sorted(unread))
     responses = []
     for text in hrefs:
         name = names[text]
-        contact = cards.get(name) if name else None
-        if contact is None:
-            responses.append(status_response(text.strip(), 404))
+        head = heads.get(name) if name else None
+        contact = None if head is None else read.get(head.id, head)
+        if head is None or (head.id in unread and contact is head):
+            responses.append(status_response(text.strip(), 404))  # gone since the heads
             continue
-        props = with_address_data(card_entity_props(contact), contact, version)
+        card = vcard_text(contact, version)
+        props = card_props(etag(head), head.updated_at, lambda card=card: card)  # type: ignore[misc]
+        props[tag(CARD, "address-data")] = escape(card)
         responses.append(response(text.strip(), answer(requested, props)))
     return multistatus_answer(responses)
 
