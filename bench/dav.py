@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -33,9 +34,10 @@ import httpx
 import psycopg
 from sqlalchemy import make_url
 
-from bench.run import REPOSITORY, SECRET_KEY, free_port, served
+from bench.load import REPOSITORY, free_port, served
 
 LIBPQ_URL = ""
+SECRET_KEY = "bench-dav-" + uuid.uuid4().hex + uuid.uuid4().hex
 CARDS = int(os.environ.get("BENCH_DAV_CARDS", "10000"))
 BATCH = 100
 DATABASE = "contacts_api_bench_dav"

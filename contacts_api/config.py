@@ -61,6 +61,10 @@ class Settings(DatabaseSettings):
     SMTP_PASSWORD: SecretStr | None = None
     SMTP_SECURITY: Literal["starttls", "tls", "none"] = "starttls"
     MAIL_FROM: str = "contacts_api <no-reply@localhost>"
+    # How long the outbox retries a message that the mail server does not take, and the first
+    # of its growing delays (contacts_api/outbox.py); the contract wants it within a minute.
+    MAIL_RETRY_HOURS: int = Field(default=24, ge=1)
+    MAIL_RETRY_FIRST_SECONDS: float = Field(default=30.0, gt=0, le=60)
     # Accounts: verification, recovery, the trash.
     REQUIRE_VERIFIED_EMAIL: bool = False
     VERIFY_TOKEN_EXPIRE_HOURS: int = Field(default=48, ge=1)

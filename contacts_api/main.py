@@ -17,11 +17,12 @@ from contacts_api.dav import routes as dav
 from contacts_api.dav.props import MAX_CARD_BYTES
 from contacts_api.db import engine
 from contacts_api.errors import add_error_handlers
-from contacts_api.mail import outbox
+from contacts_api.jobs import scheduler
 from contacts_api.metrics import RequestMetrics, read_metrics
 from contacts_api.middleware import BodySizeLimit, SecurityHeaders
 from contacts_api.models import ServiceStatus
 from contacts_api.observability import RequestId, configure_logging
+from contacts_api.outbox import workers as mail_workers
 from contacts_api.routes import (
     app_passwords,
     auth,
@@ -36,10 +37,12 @@ from contacts_api.routes import (
     trash,
     users,
 )
-from contacts_api.trash import purger
+from contacts_api.trash import PURGE_JOB
 
 settings = get_settings()
 configure_logging(settings.LOG_FORMAT)
+# The trash empties itself on its own schedule, no request needed (contacts_api/trash.py).
+scheduler.add(PURGE_JOB)
 
 DESCRIPTION = """
 Keep your own address book: sign up, log in, and create, search and update your contacts.
@@ -58,15 +61,17 @@ async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
     gc.collect()
     gc.freeze()
     gc.set_threshold(10_000, 10, 10)
-    # Messages go out from the outbox's own tasks, after the answers that caused them.
-    started = await outbox.start()
-    # The trash empties itself on its own schedule, no request needed (contacts_api/trash.py).
-    purging = purger.start()
+    # Messages go out from the outbox's workers, after the answers that caused them, and
+    # those that waited while the service was down go first (contacts_api/outbox.py).
+    started = mail_workers.start()
+    # The periodic jobs (the trash's purge, ...), once per due time across every process and
+    # replica (contacts_api/jobs.py).
+    scheduling = scheduler.start()
     yield
-    if purging:
-        await purger.stop()
+    if scheduling:
+        await scheduler.stop()
     if started:
-        await outbox.stop()
+        await mail_workers.stop()
     # Close pooled connections on shutdown instead of leaving them to the server's timeout.
     await engine.dispose()
 

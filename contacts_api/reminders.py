@@ -31,7 +31,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from contacts_api.birthday_calendar import display_name
 from contacts_api.db import SessionFactory, engine
-from contacts_api.mail import Mail, outbox
+from contacts_api.mail import Mail
 from contacts_api.models import (
     IN_THE_BOOK,
     Contact,
@@ -41,6 +41,7 @@ from contacts_api.models import (
     birthday_on,
     birthday_parts,
 )
+from contacts_api.outbox import enqueue
 
 log = logging.getLogger(__name__)
 
@@ -258,9 +259,9 @@ async def run_reminders(now: datetime | None = None, *, batch: int = BATCH) -> R
         for (today, hour), group in sorted(zone_groups(zones, now).items()):
             while True:
                 claimed, mails = await remind_batch(session, group, today, hour, batch)
-                await session.commit()
                 for mail in mails:
-                    outbox.send(mail)
+                    enqueue(session, mail)  # committed with the claim, or not at all
+                await session.commit()
                 report.checked += claimed
                 report.sent += len(mails)
                 if claimed < batch:

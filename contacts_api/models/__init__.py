@@ -29,6 +29,7 @@ from contacts_api.models.app_passwords import (
     AppPasswordMade,
     AppPasswordPublic,
 )
+from contacts_api.models.background import JobSchedule, OutboxMessage
 from contacts_api.models.calendars import (
     BirthdayCalendar,
     BirthdayCalendarUrl,
@@ -227,6 +228,7 @@ __all__ = [
     "FullName",
     "ImportReport",
     "ImportWarning",
+    "JobSchedule",
     "Label",
     "LabelIn",
     "LabelList",
@@ -241,6 +243,7 @@ __all__ = [
     "OptionalOrganizationText",
     "OptionalPart",
     "OrganizationText",
+    "OutboxMessage",
     "Password",
     "PasswordChange",
     "PasswordForgotten",

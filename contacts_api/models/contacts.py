@@ -306,7 +306,7 @@ BIRTHDAY_KEY = (
     " + CAST(substr(birthday, length(birthday) - 1, 2) AS INTEGER)"
 )
 # The last segment of a card's CardDAV path, as the database computes it for the index that
-# finds a card by it (the same text on PostgreSQL and SQLite). Migration 0012 writes it too.
+# finds a card by it (the same text on PostgreSQL and SQLite). Migration 0014 writes it too.
 DAV_HREF = "coalesce(dav_name, uid || '.vcf')"
 # Where a contact stands in the list: by last name, else by first name, else by company.
 SORT_NAME = "coalesce(last_name, first_name, company)"

@@ -84,18 +84,20 @@ async def update_current_user(body: UserUpdate, user: CurrentUser, session: Sess
             user.email_version += 1  # every token sent to an earlier address is dead now
     user.sqlmodel_update(changes)
     session.add(user)
+    if user.email != old_email:
+        # In the change's transaction: a change that fails (409) sends nothing.
+        send_verification(session, user)
+        send_notice(
+            session,
+            old_email,
+            f"The email address of your account was changed to {user.email}",
+            advice=EMAIL_CHANGE_ADVICE,
+        )
     try:
         async with unique_or_409(session, "Email already registered"):
             await session.commit()
     except StaleDataError:
         raise account_gone() from None
-    if user.email != old_email:
-        send_verification(user)
-        send_notice(
-            old_email,
-            f"The email address of your account was changed to {user.email}",
-            advice=EMAIL_CHANGE_ADVICE,
-        )
     return user
 
 
@@ -132,10 +134,10 @@ async def change_password(body: PasswordChange, user: CurrentUser, session: Sess
     await check_current_password(user, body.current_password)
     user.password_hash = await in_bcrypt_slot(hash_password, body.new_password)
     session.add(user)
+    send_notice(session, user.email, "Your password was changed")
     try:
-        await revoke_sessions(session, col(AuthSession.user_id) == user.id)  # commits both
+        await revoke_sessions(session, col(AuthSession.user_id) == user.id)  # commits all three
     except StaleDataError:
         raise account_gone() from None
     await revoke_birthday_calendar(session, user.id)
     await revoke_app_passwords(session, user.id)
-    send_notice(user.email, "Your password was changed")

@@ -8,8 +8,8 @@ deletes the rows.
 it chose one other than `{uid}.vcf`, and an index that finds a card by its name in the book
 of its owner.
 
-Revision ID: 0012
-Revises: 0011
+Revision ID: 0014
+Revises: 0012
 Create Date: 2026-12-06
 """
 
@@ -18,8 +18,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0012"
-down_revision: str | None = "0011"
+revision: str = "0014"
+down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
