@@ -170,7 +170,7 @@ def client(app_client: TestClient, sync_engine: Any) -> Iterator[TestClient]:
                 text(
                     "TRUNCATE users, auth_sessions, contacts, labels, contact_labels,"
                     " birthday_calendars, reminder_settings, outbox, contact_changes,"
-                    " sync_states CASCADE"
+                    " sync_states, app_passwords CASCADE"
                 )
             )
         else:
@@ -178,6 +178,7 @@ def client(app_client: TestClient, sync_engine: Any) -> Iterator[TestClient]:
                 "outbox",
                 "reminder_settings",
                 "birthday_calendars",
+                "app_passwords",
                 "contact_labels",
                 "labels",
                 "contacts",
