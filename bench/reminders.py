@@ -3,7 +3,7 @@
 Creates a fresh database on BENCH_DATABASE_URL (default: the local PostgreSQL server; a
 `sqlite://` URL for a SQLite file in a temporary folder), seeds USERS
 verified users with reminders on (days_before [0, 7] at 08:00 UTC) and CONTACTS_EACH contacts
-each (bench/run.py's fake books: every contact with a birthday), then times one run of
+each (bench/seed.py's fake books: every contact with a birthday), then times one run of
 `contacts_api.reminders.run_reminders` at 09:00 UTC, when every user's hour has come: the
 claims, the birthday reads, the messages written to the outbox. Then a second run at 09:05,
 which must find nothing left to do. It prints the figures and writes them as JSON to
@@ -32,7 +32,8 @@ from typing import Any
 import psycopg
 from sqlalchemy import make_url
 
-from bench.run import REPOSITORY, fake_contacts
+from bench.load import REPOSITORY
+from bench.seed import fake_contacts
 
 USERS = int(os.environ.get("BENCH_USERS", "10000"))
 CONTACTS_EACH = int(os.environ.get("BENCH_CONTACTS_EACH", "50"))
