@@ -46,7 +46,7 @@ from contacts_api.models import (
     birthday_parts,
     utc_now,
 )
-from contacts_api.outbox import enqueue
+from contacts_api.outbox import enqueue_many
 
 log = logging.getLogger(__name__)
 
@@ -264,8 +264,7 @@ async def run_reminders(now: datetime | None = None, *, batch: int = BATCH) -> R
         for (today, hour), group in sorted(zone_groups(zones, now).items()):
             while True:
                 claimed, mails = await remind_batch(session, group, today, hour, batch)
-                for mail in mails:
-                    enqueue(session, mail)  # committed with the claim, or not at all
+                await enqueue_many(session, mails)  # committed with the claim, or not at all
                 await session.commit()
                 report.checked += claimed
                 report.sent += len(mails)
