@@ -128,8 +128,7 @@ def test_a_message_is_given_up_on_and_logged_after_mail_retry_hours(
     later = datetime.now(UTC) + timedelta(hours=24, seconds=1)
     outbox_workers.clock = lambda: later
     client.portal.call(outbox_workers.wake)  # type: ignore[union-attr]
-    # The worker forgets the row, then logs: wait for the log line, not only the empty table.
-    wait_for(lambda: any("gave up" in r.getMessage() for r in caplog.records))
+    wait_for(lambda: any("gave up" in record.getMessage() for record in caplog.records))
     assert rows(sync_engine) == []
     [gave_up] = [r.getMessage() for r in caplog.records if "gave up" in r.getMessage()]
     assert gave_up == (
