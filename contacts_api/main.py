@@ -23,11 +23,13 @@ from contacts_api.middleware import BodySizeLimit, SecurityHeaders
 from contacts_api.models import ServiceStatus
 from contacts_api.observability import RequestId, configure_logging
 from contacts_api.outbox import workers as mail_workers
+from contacts_api.reminders import REMINDER_JOB
 from contacts_api.routes import (
     app_passwords,
     auth,
     birthdays,
     calendar,
+    changes,
     contacts,
     import_export,
     labels,
@@ -43,6 +45,8 @@ settings = get_settings()
 configure_logging(settings.LOG_FORMAT)
 # The trash empties itself on its own schedule, no request needed (contacts_api/trash.py).
 scheduler.add(PURGE_JOB)
+# Birthday reminders go out at each user's hour, checked every few minutes (reminders.py).
+scheduler.add(REMINDER_JOB)
 
 DESCRIPTION = """
 Keep your own address book: sign up, log in, and create, search and update your contacts.
@@ -139,10 +143,13 @@ app.add_middleware(RequestId)
 # Every router of the API under /api, and the account pages that its messages link to at the top.
 # The contacts first: the app tries the routes in this order, and theirs are the busiest (GET
 # one contact took 4 % less CPU than after auth's and users'). TAGS keeps the docs' order.
+# The fixed paths of the contacts' group (`/birthdays`, `/trash`, `/changes`) may come after
+# `/{contact_id:id}`: that one takes digits only, so it never takes them for an id.
 ROUTERS: list[tuple[APIRouter, str]] = [
     (contacts.router, "/api"),
     (birthdays.router, "/api"),
     (trash.router, "/api"),
+    (changes.router, "/api"),
     (auth.router, "/api"),
     (recovery.router, "/api"),
     (users.router, "/api"),

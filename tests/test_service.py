@@ -91,6 +91,7 @@ def test_every_operation_has_a_summary_a_description_and_a_readable_id(
         "empty_trash",
         "restore_contact",
         "delete_contact_for_good",
+        "read_changes",
         "export_contacts",
         "import_contacts",
         "read_labels",

@@ -34,6 +34,11 @@ from contacts_api.models.calendars import (
     BirthdayCalendar,
     BirthdayCalendarUrl,
 )
+from contacts_api.models.changes import (
+    ChangesPage,
+    ContactChange,
+    SyncState,
+)
 from contacts_api.models.contact_public import (
     PUBLIC_TABLE_FIELDS,
     ContactAddress,
@@ -204,11 +209,13 @@ __all__ = [
     "Birthday",
     "BirthdayCalendar",
     "BirthdayCalendarUrl",
+    "ChangesPage",
     "Contact",
     "ContactAddress",
     "ContactAddressIn",
     "ContactBase",
     "ContactBirthday",
+    "ContactChange",
     "ContactCreate",
     "ContactEmail",
     "ContactEmailIn",
@@ -256,6 +263,7 @@ __all__ = [
     "Reminders",
     "ServiceStatus",
     "SkippedRecord",
+    "SyncState",
     "TimeZoneName",
     "Token",
     "TrashPage",
