@@ -11,6 +11,9 @@ bench/results/reminders.json.
 
     BENCH_USERS=10000 BENCH_CONTACTS_EACH=50 .venv/bin/python -m bench.reminders
     BENCH_DATABASE_URL=sqlite:// .venv/bin/python -m bench.reminders
+
+BENCH_KEEP=1 (PostgreSQL) keeps the seeded database after the run, and a run with BENCH_KEEP=1
+that finds it uses it again (its reminders and outbox reset) instead of seeding for minutes.
 """
 
 import asyncio
@@ -35,24 +38,37 @@ from bench.seed import fake_contacts
 USERS = int(os.environ.get("BENCH_USERS", "10000"))
 CONTACTS_EACH = int(os.environ.get("BENCH_CONTACTS_EACH", "50"))
 DATABASE = "contacts_api_bench_reminders"
+KEEP = os.environ.get("BENCH_KEEP") == "1"
 # The day of the run, whatever day the bench runs on: the fake birthdays spread over the year.
 RUN_AT = datetime(2026, 6, 15, 9, 0, tzinfo=UTC)
 
 
-def database_urls() -> tuple[str, str]:
-    """The SQLAlchemy URL of a fresh benchmark database and its libpq form."""
+def database_urls() -> tuple[str, str, bool]:
+    """The SQLAlchemy URL of the benchmark database, its libpq form, and whether it is a kept
+    one, seeded already (else it is fresh)."""
     server = make_url(
         os.environ.get("BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/")
     )
     admin = server.set(drivername="postgresql", database="postgres")
     with psycopg.connect(admin.render_as_string(hide_password=False), autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {DATABASE}")
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE,))
+        kept = KEEP and exists.fetchone() is not None
+        if not kept:
+            conn.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
+            conn.execute(f"CREATE DATABASE {DATABASE}")
     url = server.set(drivername="postgresql+psycopg", database=DATABASE)
     return (
         url.render_as_string(hide_password=False),
         url.set(drivername="postgresql").render_as_string(hide_password=False),
+        kept,
     )
+
+
+def reset(libpq_url: str) -> None:
+    """A kept database as the seed left it: no day checked or sent, no message."""
+    with psycopg.connect(libpq_url) as conn:
+        conn.execute("UPDATE reminder_settings SET checked_on = NULL, sent_on = NULL")
+        conn.execute("DELETE FROM outbox")
 
 
 def seed_sqlite(path: str) -> None:
@@ -138,9 +154,9 @@ def main() -> None:
     sqlite = os.environ.get("BENCH_DATABASE_URL", "").startswith("sqlite")
     if sqlite:
         path = os.path.join(tempfile.mkdtemp(prefix="bench-reminders-"), "bench.db")
-        url, libpq_url = f"sqlite:///{path}", ""
+        url, libpq_url, kept = f"sqlite:///{path}", "", False
     else:
-        url, libpq_url = database_urls()
+        url, libpq_url, kept = database_urls()
     os.environ |= {
         "DATABASE_URL": url,
         "SECRET_KEY": "bench-" + uuid.uuid4().hex + uuid.uuid4().hex,
@@ -152,6 +168,8 @@ def main() -> None:
     )  # fmt: skip
     if sqlite:
         seed_sqlite(path)
+    elif kept:
+        reset(libpq_url)
     else:
         seed(libpq_url)
     contacts = USERS * CONTACTS_EACH
@@ -182,6 +200,8 @@ def main() -> None:
     (results / name).write_text(json.dumps(summary, indent=2) + "\n")
     if sqlite:
         os.unlink(path)
+        return
+    if KEEP:
         return
     with psycopg.connect(make_url(libpq_url).set(database="postgres").render_as_string(
         hide_password=False), autocommit=True) as conn:  # fmt: skip

@@ -2,15 +2,18 @@
 pinned instants, through the real SMTP server of the tests (tests/smtp.py)."""
 
 import asyncio
-from datetime import UTC, datetime
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from functools import partial
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import delete
 
-from contacts_api.reminders import RunReport, run_reminders
+from contacts_api.jobs import JOBS, Job, Scheduler
+from contacts_api.reminders import ReminderRuns, RunReport, reminder_runs, run_reminders
 from tests.conftest import wait_until_mail_is_sent
 from tests.helpers import bearer, create_contact, log_in, sign_up
 from tests.smtp import SmtpServer
@@ -24,6 +27,15 @@ FOOTER = (
     "You get this message because birthday reminders are on for your contacts_api account. "
     "To change them or turn them off: PUT /api/users/me/reminders.\n"
 )
+
+
+@pytest.fixture(autouse=True)
+def paused_job() -> Iterator[None]:
+    """The app's own reminder job does nothing during these tests: each test runs the
+    reminders itself, at the instants it chooses, never at the machine's time."""
+    reminder_runs.paused = True
+    yield
+    reminder_runs.paused = False
 
 
 def verified_user(client: TestClient, mailbox: SmtpServer, email: str) -> Headers:
@@ -382,3 +394,59 @@ def test_two_runs_at_once_send_each_message_once(client: TestClient, mailbox: Sm
     assert sorted(message["To"] for message in messages) == [
         f"user{n}@example.com" for n in range(6)
     ]
+
+
+# --- As a job -----------------------------------------------------------------------------
+
+
+def test_the_run_is_a_job_of_the_app_every_five_minutes() -> None:
+    from contacts_api.jobs import scheduler
+
+    assert scheduler.jobs["birthday-reminders"].every == timedelta(minutes=5)
+
+
+@pytest.fixture
+def test_job(client: TestClient, sync_engine: Any) -> Iterator[str]:
+    """The name of a reminder job of the test's own, with no schedule before or after it."""
+    name = "test-birthday-reminders"
+    with sync_engine.begin() as connection:
+        connection.execute(delete(JOBS).where(JOBS.c.name == name))
+    yield name
+    with sync_engine.begin() as connection:
+        connection.execute(delete(JOBS).where(JOBS.c.name == name))
+
+
+def test_a_service_down_at_the_hour_sends_when_back_the_same_day_once_for_two_processes(
+    client: TestClient, mailbox: SmtpServer, test_job: str
+) -> None:
+    ann = verified_user(client, mailbox, "ann@example.com")
+    create_contact(client, ann, first_name="Bob", last_name="Lee", birthday="1990-05-17")
+    set_reminders(client, ann, enabled=True, days_before=[0])
+    now = [datetime(2026, 5, 17, 7, 55, tzinfo=UTC)]
+    # Two processes: each its scheduler and its reminder job, on one clock pinned here.
+    schedulers = []
+    for _ in range(2):
+        scheduler = Scheduler(clock=lambda: now[0])
+        scheduler.add(Job(test_job, timedelta(minutes=5), ReminderRuns(lambda: now[0]).run))
+        schedulers.append(scheduler)
+
+    def look() -> list[int]:
+        async def together() -> list[int]:
+            return list(await asyncio.gather(*(s.run_due() for s in schedulers)))
+
+        ran: list[int] = client.portal.call(together)  # type: ignore[union-attr]
+        wait_until_mail_is_sent()
+        return ran
+
+    assert sorted(look()) == [0, 1]  # 07:55: one of them runs it, before the hour
+    received(mailbox, 0)
+    # Down from 07:56 to 10:20: back, it sends at once, from one of the two.
+    now[0] = datetime(2026, 5, 17, 10, 20, tzinfo=UTC)
+    assert sorted(look()) == [0, 1]
+    [message] = received(mailbox, 1)
+    assert message["Subject"] == "Birthday today: Bob Lee"
+    # And never again that day.
+    for instant in ("10:25", "16:00", "23:55"):
+        now[0] = datetime.fromisoformat(f"2026-05-17T{instant}:00+00:00")
+        assert sorted(look()) == [0, 1]
+    received(mailbox, 1)

@@ -22,6 +22,13 @@ SQLModel.metadata = MetaData(
     }
 )
 
+from contacts_api.models.app_passwords import (
+    MAX_APP_PASSWORDS,
+    AppPassword,
+    AppPasswordCreate,
+    AppPasswordMade,
+    AppPasswordPublic,
+)
 from contacts_api.models.background import JobSchedule, OutboxMessage
 from contacts_api.models.calendars import (
     BirthdayCalendar,
@@ -175,6 +182,7 @@ __all__ = [
     "IN_THE_BOOK",
     "IN_THE_TRASH",
     "MAX_ADDRESSES",
+    "MAX_APP_PASSWORDS",
     "MAX_DAYS_AHEAD",
     "MAX_EMAILS",
     "MAX_ID",
@@ -193,6 +201,10 @@ __all__ = [
     "AccountDeletion",
     "AddressPart",
     "Addresses",
+    "AppPassword",
+    "AppPasswordCreate",
+    "AppPasswordMade",
+    "AppPasswordPublic",
     "AuthSession",
     "Birthday",
     "BirthdayCalendar",
