@@ -13,8 +13,8 @@ the user's row of `sync_states` first):
 - A row's number only grows: a contact that changes again is pending again, and is listed
   once, at its newest place.
 - Both the numbering and the page find their rows through the index `(user_id, change_id)`:
-  the time is proportional to the changes, not to the book (tests/test_changes.py reads the
-  plans).
+  the time is proportional to the changes, not to the book (tests/test_changes_cost.py reads
+  the plans).
 """
 
 import re
