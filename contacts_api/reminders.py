@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import ColumnElement, and_, or_, select, true, update
 from sqlmodel import col
@@ -200,7 +200,11 @@ def zone_groups(zones: Iterable[str], now: datetime) -> dict[tuple[date, int], l
     """The zones by their local date and hour at `now`."""
     groups: dict[tuple[date, int], list[str]] = defaultdict(list)
     for zone in zones:
-        groups[local_day_and_hour(zone, now)].append(zone)
+        try:
+            groups[local_day_and_hour(zone, now)].append(zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            # A name that a newer tzdata dropped: its users wait, the others are not held up.
+            log.error("Birthday reminders: unknown time zone %r skipped", zone)
     return groups
 
 
