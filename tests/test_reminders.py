@@ -29,7 +29,7 @@ FOOTER = (
 )
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture(autouse=True, scope="module")
 def paused_job() -> Iterator[None]:
     """The app's own reminder job does nothing during these tests: each test runs the
     reminders itself, at the instants it chooses, never at the machine's time."""
