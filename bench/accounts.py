@@ -31,7 +31,7 @@ from bench.mail_sink import MailSink, free_port
 REPOSITORY = Path(__file__).resolve().parent.parent
 DATABASE = "contacts_api_bench_accounts"
 SECONDS = int(os.environ.get("BENCH_SECONDS", "4"))
-CONCURRENCY = (1, 16, 64)
+CONCURRENCY = tuple(int(c) for c in os.environ.get("BENCH_CONCURRENCY", "1,16,64").split(","))
 PASSWORD = "benchmark password"
 # bcrypt's minimum, not production's 12: at 12 a signup is a quarter second of hashing (three
 # seconds on a loaded two-core machine), which hides whatever else the route does, the write of
@@ -105,6 +105,24 @@ def wrk(base: str, route: str, concurrency: int, seconds: int) -> dict[str, floa
     return figures
 
 
+def cpu_seconds(pid: int) -> float:
+    """The CPU time a process has used so far, user and system (Linux' /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def settled(sink: MailSink, quiet: float = 1.5, longest: float = 60) -> None:
+    """Wait until the sink has received nothing for `quiet` seconds: the server's messages are
+    out (the load's throughput is one figure; the CPU each request costs, mail included, is the
+    other, and on a busy machine the steadier one)."""
+    deadline = time.monotonic() + longest
+    count, since = sink.received, time.monotonic()
+    while time.monotonic() - since < quiet and time.monotonic() < deadline:
+        time.sleep(0.1)
+        if sink.received != count:
+            count, since = sink.received, time.monotonic()
+
+
 def main() -> None:
     tree = Path(sys.argv[1]).resolve() if len(sys.argv) > 1 else REPOSITORY
     url = fresh_database(tree)
@@ -143,20 +161,28 @@ def main() -> None:
                     time.sleep(0.2)
             signup = {"email": REGISTERED, "password": PASSWORD}
             httpx.post(f"{base}/api/auth/signup", json=signup).raise_for_status()
-            for route in ROUTES:
+            for route in os.environ.get("BENCH_ROUTES", ",".join(ROUTES)).split(","):
                 for concurrency in CONCURRENCY:
                     wrk(base, route, concurrency, 1)  # warm-up
-                    time.sleep(2)  # what the warm-up queued (bcrypt, mail) is done
+                    settled(sink)  # what the warm-up queued (bcrypt, mail) is done
+                    cpu, received = cpu_seconds(server.pid), sink.received
                     figures = wrk(base, route, concurrency, SECONDS)
+                    settled(sink)  # the cell's messages delivered: their cost is the cell's
+                    requests = figures["requests_per_second"] * SECONDS
+                    figures["cpu_ms_per_request"] = (
+                        (cpu_seconds(server.pid) - cpu) * 1000 / requests if requests else 0.0
+                    )
+                    figures["messages"] = sink.received - received
                     rows.append({"route": route, "concurrency": concurrency} | figures)
                     print(
                         f"{tree.name:<12} {route:<16} c={concurrency:<3} "
                         f"{figures['requests_per_second']:>8.1f} req/s  "
                         f"p50 {figures['p50_ms']:>8.2f} ms  p99 {figures['p99_ms']:>8.2f} ms  "
-                        f"errors {figures['errors']:.0f}",
+                        f"errors {figures['errors']:.0f}  "
+                        f"server CPU {figures['cpu_ms_per_request']:.2f} ms a request "
+                        f"({figures['messages']:.0f} messages)",
                         flush=True,
                     )
-                    time.sleep(2)
         finally:
             server.terminate()
             try:
