@@ -113,8 +113,14 @@ async def every_card(session: AsyncSession, user_id: int) -> list[tuple[Contact,
     return [(contact, name) for contact, name in found.all()]
 
 
-async def uid_in_use(session: AsyncSession, user_id: int, uid: str) -> bool:
-    found = await session.exec(select(Contact.id).where(*mine(user_id), col(Contact.uid) == uid))
+async def uid_in_use(
+    session: AsyncSession, user_id: int, uid: str, other_than: int | None = None
+) -> bool:
+    """Whether another card of the book has this UID (RFC 6352's no-uid-conflict)."""
+    query = select(Contact.id).where(*mine(user_id), col(Contact.uid) == uid)
+    if other_than is not None:
+        query = query.where(col(Contact.id) != other_than)
+    found = await session.exec(query)
     return found.first() is not None
 
 
