@@ -59,7 +59,7 @@ from contacts_api.dav.xml import (
 )
 from contacts_api.deps import if_none_match_holds
 from contacts_api.errors import AppError
-from contacts_api.formats import NotAContactFile, read_card
+from contacts_api.formats import CardRead, NotAContactFile, read_card
 from contacts_api.formats.vcard_write import Version
 from contacts_api.models import Contact, ContactCreate, User, etag, new_uid, no_control_characters
 
@@ -355,7 +355,7 @@ async def put_card(request: Request, user: DavUserInfo, name: str, session: DavS
 
 
 async def create_card(
-    session: DavSession, user: DavUserInfo, name: str, card: object, contact_in: ContactCreate
+    session: DavSession, user: DavUserInfo, name: str, card: CardRead, contact_in: ContactCreate
 ) -> Response:
     # One creation of a user's card at a time (the user's row locked, as an import does), so
     # that two PUTs of one new name, or of one UID, cannot both create it.
@@ -365,7 +365,7 @@ async def create_card(
     if await card_named(session, user.id, name) is not None:
         await session.rollback()
         return Response(status_code=status.HTTP_412_PRECONDITION_FAILED)
-    uid = getattr(card, "uid", None) or new_uid()
+    uid = card.uid or new_uid()
     if await uid_in_use(session, user.id, uid):
         await session.rollback()
         return forbidden(tag(CARD, "no-uid-conflict"))
@@ -374,7 +374,7 @@ async def create_card(
         **columns,
         owner_id=user.id,
         uid=uid,
-        kept_properties=getattr(card, "kept", None),
+        kept_properties=card.kept,
         dav_name=name_for(uid, name),
     )
     await add_contact(session, contact, contact_in.labels)
