@@ -42,6 +42,7 @@ from contacts_api.dav.props import (
     vcard_text,
 )
 from contacts_api.dav.reports import REPORTS, XML, ReportRequest, forbidden, run_report
+from contacts_api.dav.sync import book_sync_token
 from contacts_api.dav.xml import CARD, DAV, multistatus, parse, requested_props, response, tag
 from contacts_api.deps import SessionDep, if_none_match_holds
 from contacts_api.errors import AppError
@@ -176,7 +177,8 @@ async def serve_home(
 
 
 async def the_book_props(session: SessionDep, user: DavUserInfo) -> Props:
-    return book_props(user, await book_ctag(session, user.id), list(REPORTS))
+    ctag = await book_ctag(session, user.id)
+    return book_props(user, ctag, list(REPORTS), await book_sync_token(session, user.id))
 
 
 @router.api_route(DAV_PATHS["book"][0], methods=METHODS)
