@@ -17,7 +17,6 @@ from contacts_api.contact_writes import add_contact, trash_contact, write_contac
 from contacts_api.dav.auth import DavUser, DavUserInfo
 from contacts_api.dav.cards import (
     MAX_NAME_LENGTH,
-    book_ctag,
     book_path,
     card_listing,
     card_named,
@@ -177,8 +176,12 @@ async def serve_home(
 
 
 async def the_book_props(session: SessionDep, user: DavUserInfo) -> Props:
-    ctag = await book_ctag(session, user.id)
-    return book_props(user, ctag, list(REPORTS), await book_sync_token(session, user.id))
+    # CalendarServer's getctag is the sync-token: both change exactly when a card of the book
+    # does, and the change log reads it in time proportional to the changes. (A hash of an
+    # aggregate over the book's rows took 72 to 137 ms a PROPFIND at 100,000 cards, which
+    # DAVx5 and iOS send before every sync; the token, 8 to 40 ms, as at 1,000.)
+    token = await book_sync_token(session, user.id)
+    return book_props(user, token, list(REPORTS), token)
 
 
 @router.api_route(DAV_PATHS["book"][0], methods=METHODS)
