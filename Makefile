@@ -54,6 +54,7 @@ test: lint
 bench: $(VENV)/installed-dev
 	$(BIN)/python -m bench.run
 	$(BIN)/python -m bench.sync
+	$(BIN)/python -m bench.dav
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

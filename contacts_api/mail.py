@@ -15,6 +15,7 @@ import email.utils
 import logging
 import socket
 import ssl
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
@@ -172,20 +173,69 @@ class Mailer:
         Raises Undeliverable for a message that cannot be built, and whatever the connection
         or the server raised for a failure that a later attempt may not meet.
         """
-        if self.host is None:
-            log_instead(mail)
-            return
-        try:
-            message = to_email_message(mail, self.sender)
-        except Exception as exc:
-            raise Undeliverable(reason(exc)) from exc
-        await self._send_once(message)
+        outcomes: dict[int, Exception | None] = {}
+        await self.send_all([mail], outcomes)
+        if outcomes[0] is not None:
+            raise outcomes[0]
 
-    async def _send_once(self, message: email.message.EmailMessage) -> None:
-        client = aiosmtplib.SMTP(
+    async def send_all(self, mails: Sequence[Mail], outcomes: dict[int, Exception | None]) -> None:
+        """One attempt at each of `mails`, over one connection. As each is answered, sets
+        `outcomes[its index]`: None when the server took it, else what went wrong
+        (Undeliverable for one that cannot be built). A connection that fails fails every
+        message not answered yet. Raises nothing but a cancellation (the caller's timeout), and
+        `outcomes` then says which messages were answered before it.
+        """
+        if self.host is None:
+            for index, mail in enumerate(mails):
+                log_instead(mail)
+                outcomes[index] = None
+            return
+        messages: dict[int, email.message.EmailMessage] = {}
+        for index, mail in enumerate(mails):
+            try:
+                messages[index] = to_email_message(mail, self.sender)
+            except Exception as exc:
+                outcomes[index] = Undeliverable(reason(exc))
+        if not messages:
+            return
+        client = self._client(await self._ehlo_name())
+        # Not `async with client`: on leaving, that waits for QUIT's answer even when the task
+        # is being cancelled, so stop() would wait a slow server's full timeout.
+        try:
+            try:
+                # Inside the try: a connect that times out half way (greeting, STARTTLS) leaves
+                # a transport open, which close() ends instead of the garbage collector.
+                await client.connect()
+                if self.username is not None:
+                    await client.login(self.username, self.password or "")
+            except Exception as exc:
+                outcomes.update(dict.fromkeys(messages, exc))
+                return
+            for index, message in messages.items():
+                try:
+                    await client.send_message(message)
+                    outcomes[index] = None
+                except Exception as exc:
+                    outcomes[index] = exc
+                    if client.is_connected:
+                        with contextlib.suppress(Exception):  # a clean slate for the next
+                            await client.rset()
+                    if not client.is_connected:
+                        # The connection is gone: every message after this one failed too.
+                        outcomes.update({later: exc for later in messages if later not in outcomes})
+                        return
+            # Answered: a QUIT that fails now must not turn an acceptance into a failure, and
+            # a retry into a second copy.
+            with contextlib.suppress(Exception):
+                await client.quit()
+        finally:
+            client.close()
+
+    def _client(self, local_hostname: str) -> aiosmtplib.SMTP:
+        return aiosmtplib.SMTP(
             hostname=self.host,
             port=self.port,
-            local_hostname=await self._ehlo_name(),
+            local_hostname=local_hostname,
             timeout=self.timeout,  # on the connection and on every command
             use_tls=self.security == "tls",
             # True, not None: None would be "if offered", and a server (or someone in the
@@ -193,25 +243,6 @@ class Mailer:
             start_tls=self.security == "starttls",
             tls_context=self.tls_context,
         )
-        # Not `async with client`: on leaving, that waits for QUIT's answer even when the task
-        # is being cancelled, so stop() would wait a slow server's full timeout.
-        try:
-            # Inside the try: a connect that times out half way (greeting, STARTTLS) leaves a
-            # transport open, which close() ends instead of the garbage collector.
-            await client.connect()
-            if self.username is not None:
-                await client.login(self.username, self.password or "")
-            await client.send_message(message)
-        except BaseException:
-            client.close()
-            raise
-        # Accepted: a QUIT that fails now must not turn it into a failure, and a retry into a
-        # second copy.
-        try:
-            with contextlib.suppress(Exception):
-                await client.quit()
-        finally:
-            client.close()
 
     async def _ehlo_name(self) -> str:
         """This host's name for EHLO, looked up once and for no longer than `timeout`.

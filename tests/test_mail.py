@@ -241,6 +241,47 @@ def test_a_message_with_a_line_break_in_a_header_is_undeliverable_without_an_att
     assert smtp.attempts == 0
 
 
+def send_all(box: Mailer, mails: list[Mail]) -> dict[int, str | None]:
+    """`box.send_all(mails)` on a loop of its own: each message's outcome, as its reason."""
+    outcomes: dict[int, Exception | None] = {}
+
+    async def send_and_settle() -> None:
+        await box.send_all(mails, outcomes)
+        await asyncio.sleep(0.05)
+
+    asyncio.run(send_and_settle())
+    return {
+        index: None if outcome is None else reason(outcome) for index, outcome in outcomes.items()
+    }
+
+
+def test_a_batch_goes_over_one_connection_and_one_bad_message_spoils_no_other(
+    smtp: SmtpServer,
+) -> None:
+    broken = Mail(to="bob@example.com", subject="Hi\nBcc: eve@example.com", text="Hello\n")
+    zoe = verification_mail("zoe@example.com", LINK)
+    smtp.fail_first(1)  # the first message gets a 451, the next ones are taken
+    assert send_all(mailer(smtp.port), [MAIL, broken, zoe, MAIL]) == {
+        0: "SMTPDataError: 451 4.3.0 Try again later",
+        1: "Undeliverable: ValueError: Header values may not contain linefeed or carriage return "
+        "characters",
+        2: None,
+        3: None,
+    }
+    assert [message["To"] for message in smtp.wait_for(2)] == [
+        "zoe@example.com",
+        "ann@example.com",
+    ]
+    assert smtp.attempts == 3
+
+
+def test_a_batch_to_a_server_that_is_down_fails_every_message_at_once() -> None:
+    with closed_port() as port:
+        outcomes = send_all(mailer(port), [MAIL, MAIL])
+    assert list(outcomes) == [0, 1]
+    assert all(outcome and "SMTPConnectError" in outcome for outcome in outcomes.values())
+
+
 # Without a mail server
 
 

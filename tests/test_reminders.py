@@ -15,7 +15,7 @@ from sqlalchemy import delete
 from contacts_api.jobs import JOBS, Job, Scheduler
 from contacts_api.reminders import ReminderRuns, RunReport, reminder_runs, run_reminders
 from tests.conftest import wait_until_mail_is_sent
-from tests.helpers import bearer, create_contact, log_in, sign_up
+from tests.helpers import bearer, create_contact, log_in, race, sign_up
 from tests.smtp import SmtpServer
 from tests.test_accounts import token_in, verify
 
@@ -29,7 +29,7 @@ FOOTER = (
 )
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture(autouse=True, scope="module")
 def paused_job() -> Iterator[None]:
     """The app's own reminder job does nothing during these tests: each test runs the
     reminders itself, at the instants it chooses, never at the machine's time."""
@@ -139,6 +139,12 @@ def test_settings_out_of_their_ranges_are_422(
     [problem] = response.json()["detail"]
     assert (problem["loc"][:2], problem["msg"]) == (["body", field], message)
     assert client.get(REMINDERS, headers=ann).json() == DEFAULTS
+
+
+def test_two_first_puts_at_once_both_succeed(client: TestClient, ann: Headers) -> None:
+    bodies = [DEFAULTS | {"hour": hour} for hour in (6, 7)]
+    assert race(client, [("PUT", REMINDERS, ann, body) for body in bodies]) == [200, 200]
+    assert client.get(REMINDERS, headers=ann).json()["hour"] in (6, 7)
 
 
 def test_deleting_the_account_deletes_its_reminders(
@@ -259,6 +265,49 @@ def test_reminders_turned_on_or_changed_after_the_hour_go_out_that_day(
     assert run(client, "2026-05-18T08:00:00+00:00") == RunReport(checked=1, sent=1)
     [_, message] = received(mailbox, 2)
     assert message["Subject"] == "Birthday in 6 days: Bob Lee"
+
+
+def test_a_run_that_fails_after_its_claim_leaves_the_day_to_the_next_run(
+    client: TestClient, mailbox: SmtpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import contacts_api.reminders
+
+    ann = verified_user(client, mailbox, "ann@example.com")
+    create_contact(client, ann, first_name="Bob", last_name="Lee", birthday="1990-05-17")
+    set_reminders(client, ann, enabled=True, days_before=[0])
+
+    async def outbox_fails(*_args: Any) -> None:
+        raise OSError("the database went away")
+
+    monkeypatch.setattr(contacts_api.reminders, "enqueue_many", outbox_fails)
+    with pytest.raises(OSError):
+        run(client, "2026-05-17T09:00:00+00:00")
+    monkeypatch.undo()
+    # The claim was rolled back with the failure: the next run sends the day's message.
+    assert run(client, "2026-05-17T09:05:00+00:00") == RunReport(checked=1, sent=1)
+    received(mailbox, 1)
+
+
+def test_a_time_zone_that_tzdata_no_longer_knows_holds_up_nobody_else(
+    client: TestClient, mailbox: SmtpServer, sync_engine: Any
+) -> None:
+    from sqlalchemy import text
+
+    ann = verified_user(client, mailbox, "ann@example.com")
+    bob = verified_user(client, mailbox, "bob@example.com")
+    for headers in (ann, bob):
+        create_contact(client, headers, first_name="Cy", last_name="Lee", birthday="--05-17")
+        set_reminders(client, headers, enabled=True, days_before=[0])
+    with sync_engine.begin() as connection:
+        connection.execute(
+            text(
+                "UPDATE reminder_settings SET time_zone = 'Gone/Zone' WHERE user_id ="
+                " (SELECT id FROM users WHERE email = 'bob@example.com')"
+            )
+        )
+    assert run(client, "2026-05-17T09:00:00+00:00") == RunReport(checked=1, sent=1)
+    [message] = received(mailbox, 1)
+    assert message["To"] == "ann@example.com"
 
 
 def test_a_day_missed_whole_is_never_sent_late(client: TestClient, mailbox: SmtpServer) -> None:

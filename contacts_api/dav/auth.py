@@ -9,6 +9,7 @@ any password is looked at. Right ones count nothing: a sync sends dozens of requ
 
 import binascii
 from base64 import b64decode
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import lru_cache
@@ -18,8 +19,9 @@ from fastapi import Depends, HTTPException, Request, status
 from sqlalchemy import bindparam, update
 from sqlalchemy import select as sql_select
 from sqlmodel import col
+from sqlmodel.ext.asyncio.session import AsyncSession
 
-from contacts_api.db import read_engine
+from contacts_api.db import ReadSessionFactory, SessionFactory
 from contacts_api.deps import first_statement
 from contacts_api.models import AppPassword, User, normalized_email, utc_now
 from contacts_api.ratelimit import LOGIN_ATTEMPTS, count, refuse_when_over
@@ -64,6 +66,21 @@ MARK_USED = (
 )
 
 
+# What only reads: in autocommit, as GET is on the REST routes (no BEGIN, no ROLLBACK).
+READ_METHODS = {"GET", "HEAD", "PROPFIND", "REPORT", "OPTIONS"}
+
+
+async def get_dav_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """The request's one session: the sign-in's query runs on it too, so a request takes
+    one connection from the pool, not two."""
+    factory = ReadSessionFactory if request.method in READ_METHODS else SessionFactory
+    async with factory() as session:
+        yield session
+
+
+DavSession = Annotated[AsyncSession, Depends(get_dav_session)]
+
+
 def unauthorized(detail: str) -> HTTPException:
     return HTTPException(
         status.HTTP_401_UNAUTHORIZED, detail, headers={"WWW-Authenticate": CHALLENGE}
@@ -91,7 +108,7 @@ def _email_of(name: str) -> str:
     return normalized_email(name)
 
 
-async def get_dav_user(request: Request) -> DavUserInfo:
+async def get_dav_user(request: Request, session: DavSession) -> DavUserInfo:
     """The user whose email and app password the request carries; 401 otherwise."""
     credentials = basic_credentials(request.headers.get("authorization"))
     if credentials is None:
@@ -110,15 +127,17 @@ async def get_dav_user(request: Request) -> DavUserInfo:
     row = None
     if findable:
         parameters = {"email": email, "password_hash": app_password_hash(password)}
-        async with read_engine.connect() as connection:
-            row = (await first_statement(connection, USER_OF_APP_PASSWORD, parameters)).first()
-            now = utc_now()
-            if row is not None and (
-                row.last_used_at is None or now - row.last_used_at >= LAST_USED_STEP
-            ):
-                await connection.execute(
-                    MARK_USED, {"app_password_id": row.app_password_id, "now": now}
-                )
+        connection = await session.connection()
+        row = (await first_statement(connection, USER_OF_APP_PASSWORD, parameters)).first()
+        now = utc_now()
+        if row is not None and (
+            row.last_used_at is None or now - row.last_used_at >= LAST_USED_STEP
+        ):
+            await connection.execute(
+                MARK_USED, {"app_password_id": row.app_password_id, "now": now}
+            )
+            if request.method not in READ_METHODS:
+                await session.commit()
     if row is None:
         await count(LOGIN_ATTEMPTS, key)
         raise unauthorized("Incorrect email or app password")

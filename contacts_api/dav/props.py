@@ -85,14 +85,13 @@ def home_props(user: DavUserInfo) -> Props:
 
 
 def book_props(
-    user: DavUserInfo, ctag: str, reports: list[str], sync_token: str | None = None
+    user: DavUserInfo, ctag: str | None, reports: list[str], sync_token: str | None = None
 ) -> Props:
-    """The book; `reports`: the REPORTs it answers; `sync-token` only once sync-collection
-    is one of them."""
+    """The book; `ctag` when it was asked for; `reports`: the REPORTs it answers;
+    `sync-token` only once sync-collection is one of them."""
     props: Props = {
         tag(DAV, "resourcetype"): f"<d:collection/>{element(tag(CARD, 'addressbook'))}",
         tag(DAV, "displayname"): BOOK_NAME,
-        tag(CS, "getctag"): escape(ctag),
         tag(DAV, "supported-report-set"): "".join(
             f"<d:supported-report><d:report>{element(report)}</d:report></d:supported-report>"
             for report in reports
@@ -106,6 +105,8 @@ def book_props(
         **common(user),
         tag(DAV, "owner"): href(principal_path(user.id)),
     }
+    if ctag is not None:
+        props[tag(CS, "getctag")] = escape(ctag)
     if sync_token is not None:
         props[tag(DAV, "sync-token")] = escape(sync_token)
     return props

@@ -12,10 +12,13 @@ log (contacts_api/changes.py): what changed since a token, in time proportional 
 """
 
 import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from xml.etree.ElementTree import Element
 
 from fastapi import Response, status
 from sqlalchemy import Row
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -35,6 +38,7 @@ from contacts_api.dav.xml import (
     tag,
     text_element,
 )
+from contacts_api.db import engine
 from contacts_api.errors import AppError
 from contacts_api.formats.vcard_write import Version
 from contacts_api.models import Contact, etag
@@ -61,11 +65,24 @@ def sync_token(user_id: int, change: int) -> str:
     return TOKEN_PREFIX + change_log.make_token(user_id, change)
 
 
+@asynccontextmanager
+async def log_transaction(session: AsyncSession) -> AsyncIterator[AsyncConnection]:
+    """A connection in a transaction of its own, for reading the change log: the request's
+    session reads in autocommit (dav/auth.py), and numbering the pending changes under the
+    user's lock must be one transaction. The session gives its connection back first, so the
+    request never holds two of the pool's connections at once (requests that each held one
+    and waited for a second could empty the pool)."""
+    await session.commit()
+    async with engine.connect() as connection:
+        yield connection
+        await connection.commit()
+
+
 async def book_sync_token(session: AsyncSession, user_id: int) -> str:
     """The book's `sync-token`: every change made so far numbered, so a client that compares
-    it with the one it holds sees that something changed. Commits the session."""
-    change = await change_log.current_change(await session.connection(), user_id)
-    await session.commit()
+    it with the one it holds sees that something changed."""
+    async with log_transaction(session) as connection:
+        change = await change_log.current_change(connection, user_id)
     return sync_token(user_id, change)
 
 
@@ -102,13 +119,10 @@ async def sync_changes(session: AsyncSession, user: DavUserInfo, root: Element) 
     requested = requested_props(root)
     try:
         since = _since(root, user.id)
-        page = await change_log.read_changes(
-            await session.connection(), user.id, since, limit, CARD_COLUMNS
-        )
+        async with log_transaction(session) as connection:
+            page = await change_log.read_changes(connection, user.id, since, limit, CARD_COLUMNS)
     except change_log.UnknownToken:
-        await session.rollback()
         return _forbidden(tag(DAV, "valid-sync-token"))
-    await session.commit()
     version = _version(root)
     wants_text = requested is None or any(
         name in requested for name in (tag(CARD, "address-data"), tag(DAV, "getcontentlength"))
