@@ -9,7 +9,10 @@ worker, as bench/run.py serves it) and, over HTTP at concurrency 1:
 - ROUNDS times: 10 contacts changed through the API (PATCH), then one read of the feed with
   the last token: the incremental read, which must stay flat from 1,000 contacts to 100,000;
 - the same read when nothing changed;
-- GET of one contact, the API's cheapest read, in the same moments: what the machine allowed.
+- GET of one contact, the API's cheapest read, in the same moments: what the machine allowed;
+- CardDAV: a first sync-collection of the whole book, then ROUNDS times 10 changes, the
+  PROPFIND of the book's getctag and sync-token that DAVx5 and iOS send first, and a
+  sync-collection from the stored token.
 
 Timings are wall-clock times of whole HTTP requests from this process, which shares the
 machine's cores with the server and PostgreSQL. It prints the figures and writes them as JSON
@@ -19,6 +22,7 @@ to bench/results/sync.json.
 import json
 import os
 import random
+import re
 import statistics
 import subprocess
 import sys
@@ -32,7 +36,7 @@ from sqlalchemy import make_url
 from bench.load import REPOSITORY, served
 from bench.seed import PASSWORD, fake_contacts
 
-BOOK_SIZES = (1_000, 100_000)
+BOOK_SIZES = tuple(int(n) for n in os.environ.get("BENCH_SYNC_SIZES", "1000,100000").split(","))
 ROUNDS = int(os.environ.get("BENCH_SYNC_ROUNDS", "30"))
 CHANGES = 10
 DATABASE = "contacts_api_bench_sync"
@@ -154,6 +158,64 @@ def book_of(client: Any, size: int, libpq_url: str, owner: int) -> dict[str, Any
         "get_one_contact_p50_ms": statistics.median(reference),
         "get_one_contact_min_ms": min(reference),
         "rounds": ROUNDS,
+        "ids": ids,
+    }
+
+
+TOKEN = re.compile(r"<d:sync-token>([^<]+)</d:sync-token>")
+SYNC = (
+    '<d:sync-collection xmlns:d="DAV:"><d:sync-token>{token}</d:sync-token>'
+    "<d:sync-level>1</d:sync-level><d:prop><d:getetag/></d:prop></d:sync-collection>"
+)
+BOOK_STATE = (
+    '<d:propfind xmlns:d="DAV:" xmlns:cs="http://calendarserver.org/ns/"><d:prop>'
+    "<cs:getctag/><d:sync-token/></d:prop></d:propfind>"
+)
+
+
+def collection(dav: Any, book: str, token: str) -> tuple[str, int]:
+    """A sync-collection REPORT from `token`: the new token and how many members came."""
+    answer = dav.request("REPORT", book, content=SYNC.format(token=token).encode())
+    if answer.status_code != 207:
+        raise RuntimeError(f"sync-collection: {answer.status_code} {answer.text[:200]}")
+    found = TOKEN.search(answer.text)
+    if found is None:
+        raise RuntimeError("sync-collection without a token")
+    return found[1], answer.text.count("<d:response>")
+
+
+def dav_of(client: Any, dav: Any, owner: int, ids: list[int], size: int) -> dict[str, Any]:
+    """CardDAV's round of DAVx5 and iOS: PROPFIND of the book's getctag and sync-token, then a
+    sync-collection from the stored token; after a first sync-collection of the whole book."""
+    rng = random.Random(-size)
+    book = f"/dav/addressbooks/{owner}/contacts/"
+    started = time.perf_counter()
+    token, members = collection(dav, book, "")
+    first_sync = milliseconds(started)
+    if members != size:
+        raise RuntimeError(f"a first sync-collection of {members} cards, not {size}")
+    state, incremental = [], []
+    for round_number in range(ROUNDS):
+        for contact_id in rng.sample(ids, CHANGES):
+            client.patch(
+                f"/api/contacts/{contact_id}", json={"notes": f"dav round {round_number}"}
+            ).raise_for_status()
+        started = time.perf_counter()
+        answer = dav.request("PROPFIND", book, headers={"Depth": "0"}, content=BOOK_STATE)
+        state.append(milliseconds(started))
+        answer.raise_for_status()
+        started = time.perf_counter()
+        token, members = collection(dav, book, token)
+        incremental.append(milliseconds(started))
+        if members != CHANGES:
+            raise RuntimeError(f"{members} members after {CHANGES} changes")
+    return {
+        "dav_first_sync_collection_ms": first_sync,
+        "dav_book_propfind_p50_ms": statistics.median(state),
+        "dav_book_propfind_min_ms": min(state),
+        "dav_incremental_p50_ms": statistics.median(incremental),
+        "dav_incremental_min_ms": min(incremental),
+        "dav_incremental_max_ms": max(incremental),
     }
 
 
@@ -180,7 +242,14 @@ def main() -> None:
             token = log_in(base, f"owner{size}@example.com")
             headers = {"Authorization": f"Bearer {token}"}
             with httpx.Client(base_url=base, headers=headers, timeout=120) as client:
-                rows.append(book_of(client, size, libpq_url, owners[size]))
+                row = book_of(client, size, libpq_url, owners[size])
+                password = client.post(
+                    "/api/users/me/app-passwords", json={"name": "bench"}
+                ).raise_for_status()
+                auth = (f"owner{size}@example.com", password.json()["password"])
+                with httpx.Client(base_url=base, auth=auth, timeout=300) as dav:
+                    row |= dav_of(client, dav, owners[size], row.pop("ids"), size)
+                rows.append(row)
     print(
         f"\n{'changes feed, 1 worker, concurrency 1':<42}"
         + "".join(f"{s:>10,}" for s in BOOK_SIZES)
@@ -195,6 +264,12 @@ def main() -> None:
         ("nothing changed, fastest (ms)", "unchanged_min_ms"),
         ("GET one contact beside them, p50 (ms)", "get_one_contact_p50_ms"),
         ("GET one contact beside them, fastest (ms)", "get_one_contact_min_ms"),
+        ("CardDAV: first sync-collection (ms)", "dav_first_sync_collection_ms"),
+        ("CardDAV: PROPFIND getctag, sync-token p50", "dav_book_propfind_p50_ms"),
+        ("CardDAV: PROPFIND getctag, sync-token min", "dav_book_propfind_min_ms"),
+        (f"CardDAV: sync-collection after {CHANGES}, p50", "dav_incremental_p50_ms"),
+        (f"CardDAV: sync-collection after {CHANGES}, min", "dav_incremental_min_ms"),
+        (f"CardDAV: sync-collection after {CHANGES}, max", "dav_incremental_max_ms"),
     ):
         print(f"{name:<42}" + "".join(f"{row[key]:>10.1f}" for row in rows))
     (results_dir / "sync.json").write_text(json.dumps({"books": rows}, indent=2) + "\n")

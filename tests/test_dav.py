@@ -94,17 +94,23 @@ def test_the_books_properties(client: TestClient, ann: Headers) -> None:
     entry = responses(propfind(client, path, auth, body))[path]
     found = entry["props"]
     assert found[f"{DAV}displayname"].text == "Contacts"
-    assert len(found[f"{CS}getctag"].text) == 32
     reports = [r[0][0].tag for r in found[f"{DAV}supported-report-set"]]
-    assert reports == [f"{CARD}addressbook-multiget", f"{CARD}addressbook-query"]
+    assert reports == [
+        f"{CARD}addressbook-multiget",
+        f"{CARD}addressbook-query",
+        f"{DAV}sync-collection",
+    ]
     versions = [t.get("version") for t in found[f"{CARD}supported-address-data"]]
     assert versions == ["3.0", "4.0"]
     assert found[f"{CARD}max-resource-size"].text == "1048576"
     privileges = [p[0].tag for p in found[f"{DAV}current-user-privilege-set"]]
     assert f"{DAV}write-content" in privileges and f"{DAV}bind" in privileges
     assert found[f"{DAV}owner"].findtext(f"{DAV}href") == f"/dav/principals/{user_id(client, ann)}/"
-    # No sync-collection yet, so no sync-token; unknown properties are 404.
-    assert entry["missing"] == [f"{DAV}sync-token", f"{DAV}quota-used-bytes"]
+    token = f"http://contacts-api/ns/sync/{user_id(client, ann)}-0"
+    # getctag is the sync-token: both change exactly when a card does.
+    assert found[f"{DAV}sync-token"].text == found[f"{CS}getctag"].text == token
+    # Unknown properties are 404.
+    assert entry["missing"] == [f"{DAV}quota-used-bytes"]
 
 
 def test_depth_infinity_is_refused(client: TestClient, ann: Headers) -> None:
@@ -335,14 +341,6 @@ def test_query_matches_names_emails_phones_and_companies(client: TestClient, ann
     answer = report(client, path, auth, query_body(text_match("GEO", "x")))
     assert answer.status_code == 403
     assert error_element(answer) == f"{CARD}supported-filter"
-
-
-def test_sync_collection_is_not_a_supported_report_yet(client: TestClient, ann: Headers) -> None:
-    body = ('<d:sync-collection xmlns:d="DAV:"><d:sync-token/><d:sync-level>1</d:sync-level>'
-            "<d:prop><d:getetag/></d:prop></d:sync-collection>")  # fmt: skip
-    answer = report(client, book(client, ann), auth_of(client, ann), body)
-    assert answer.status_code == 403
-    assert error_element(answer) == f"{DAV}supported-report"
 
 
 # --- What the book refuses ---------------------------------------------------------------------

@@ -4,11 +4,10 @@ The same rows, versions and ETags as the REST routes: a card is a contact, its `
 contact's ETag, and a write here is a write there (routes/contacts.py's `write_contact`).
 """
 
-import hashlib
 from typing import Any
 from urllib.parse import quote
 
-from sqlalchemy import case, func, literal_column
+from sqlalchemy import func, literal_column
 from sqlalchemy import select as sql_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -122,23 +121,3 @@ async def uid_in_use(
         query = query.where(col(Contact.id) != other_than)
     found = await session.exec(query)
     return found.first() is not None
-
-
-async def book_ctag(session: AsyncSession, user_id: int) -> str:
-    """CalendarServer's `getctag`: a value that changes whenever a card of the book does (made,
-    changed, trashed, restored; a purge only touches the trash). Built from the versions
-    (every write of a contact raises its version, a trash and a restore too), the count and
-    the latest times of both, in one aggregate over the owner's rows."""
-    in_book = col(Contact.deleted_at).is_(None)
-    row = (
-        await session.exec(
-            sql_select(  # type: ignore[call-overload]
-                func.count(case((in_book, 1))),
-                func.sum(case((in_book, col(Contact.version)), else_=0)),
-                func.sum(case((in_book, col(Contact.id)), else_=0)),
-                func.max(col(Contact.updated_at)),
-                func.max(col(Contact.deleted_at)),
-            ).where(col(Contact.owner_id) == user_id)
-        )
-    ).one()
-    return hashlib.sha256(repr(tuple(row)).encode()).hexdigest()[:32]

@@ -2,7 +2,7 @@
 
 A report the book answers is a key of `REPORTS`; the book's `supported-report-set` lists
 exactly those, and any other report is 403 with `DAV:supported-report` (RFC 3253 §3.6).
-Adding one (sync-collection, RFC 6578) is one function and one entry.
+Adding one is one function and one entry (sync-collection's lives in dav/sync.py).
 """
 
 import re
@@ -25,6 +25,7 @@ from contacts_api.dav.props import (
     kept_card,
     vcard_text,
 )
+from contacts_api.dav.sync import sync_changes
 from contacts_api.dav.xml import (
     CARD,
     DAV,
@@ -223,11 +224,19 @@ async def query(report: ReportRequest) -> Response:
     return multistatus_answer(responses)
 
 
-# The reports the book answers, by their element. The change log's sync-collection (RFC 6578)
-# joins here once it is on main; until then it is one of the unsupported ones (403).
+# --- sync-collection (RFC 6578) --------------------------------------------------------------
+
+
+async def sync_collection(report: ReportRequest) -> Response:
+    """What changed since the client's token, from the change log (dav/sync.py)."""
+    return await sync_changes(report.session, report.user, report.root)
+
+
+# The reports the book answers, by their element.
 REPORTS: dict[str, Handler] = {
     tag(CARD, "addressbook-multiget"): multiget,
     tag(CARD, "addressbook-query"): query,
+    tag(DAV, "sync-collection"): sync_collection,
 }
 
 

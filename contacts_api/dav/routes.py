@@ -19,7 +19,6 @@ from contacts_api.contact_writes import add_contact, trash_contact, write_contac
 from contacts_api.dav.auth import DavSession, DavUser, DavUserInfo
 from contacts_api.dav.cards import (
     MAX_NAME_LENGTH,
-    book_ctag,
     book_path,
     card_listing,
     card_named,
@@ -44,6 +43,7 @@ from contacts_api.dav.props import (
     vcard_text,
 )
 from contacts_api.dav.reports import REPORTS, XML, ReportRequest, forbidden, run_report
+from contacts_api.dav.sync import book_sync_token
 from contacts_api.dav.xml import (
     CARD,
     CS,
@@ -194,10 +194,16 @@ async def serve_home(
 
 
 async def the_book_props(session: DavSession, user: DavUserInfo, requested: Requested) -> Props:
-    # The ctag reads the whole book: only when it is asked for (a listing of the cards is not).
-    wants_ctag = requested is None or tag(CS, "getctag") in requested
-    ctag = await book_ctag(session, user.id) if wants_ctag else None
-    return book_props(user, ctag, list(REPORTS))
+    # CalendarServer's getctag is the sync-token: both change exactly when a card of the book
+    # does, and the change log gives it in time proportional to the changes (a hash of an
+    # aggregate over the book's rows took 72 to 137 ms at 100,000 cards, in the PROPFIND that
+    # DAVx5 and iOS send before every sync). Only when asked for: reading it numbers the
+    # pending changes, a write (a listing of the cards does not ask).
+    wanted = (tag(CS, "getctag"), tag(DAV, "sync-token"))
+    if requested is not None and not any(name in requested for name in wanted):
+        return book_props(user, None, list(REPORTS))
+    token = await book_sync_token(session, user.id)
+    return book_props(user, token, list(REPORTS), token)
 
 
 @router.api_route(DAV_PATHS["book"][0], methods=METHODS)
