@@ -53,6 +53,8 @@ test: lint
 # Throughput and latency on PostgreSQL (BENCH_DATABASE_URL) next to a bare JWT endpoint.
 bench: $(VENV)/installed-dev
 	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.sync
+	$(BIN)/python -m bench.dav
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

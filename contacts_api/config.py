@@ -61,12 +61,19 @@ class Settings(DatabaseSettings):
     SMTP_PASSWORD: SecretStr | None = None
     SMTP_SECURITY: Literal["starttls", "tls", "none"] = "starttls"
     MAIL_FROM: str = "contacts_api <no-reply@localhost>"
+    # How long the outbox retries a message that the mail server does not take, and the first
+    # of its growing delays (contacts_api/outbox.py); the contract wants it within a minute.
+    MAIL_RETRY_HOURS: int = Field(default=24, ge=1)
+    MAIL_RETRY_FIRST_SECONDS: float = Field(default=30.0, gt=0, le=60)
     # Accounts: verification, recovery, the trash.
     REQUIRE_VERIFIED_EMAIL: bool = False
     VERIFY_TOKEN_EXPIRE_HOURS: int = Field(default=48, ge=1)
     RESET_TOKEN_EXPIRE_MINUTES: int = Field(default=60, ge=1)
     EMAILS_PER_HOUR: int = Field(default=5, ge=1)
     TRASH_RETENTION_DAYS: int = Field(default=30, ge=1)
+    # How often the birthday reminders' run looks for users whose hour has come
+    # (contacts_api/reminders.py): how late after the hour a message may go out.
+    REMINDERS_EVERY_SECONDS: int = Field(default=300, ge=1, le=3600)
 
     @field_validator("SECRET_KEY")
     @classmethod

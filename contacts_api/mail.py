@@ -1,11 +1,11 @@
-"""Messages to users (verification, password reset, notices) and sending them.
+"""Messages to users (verification, password reset, notices) and one attempt at sending one.
 
-Building a message is a pure function. Sending goes through an `Outbox`: `send()` only puts
-the message in a queue and returns, and worker tasks on the event loop deliver it by SMTP
-(aiosmtplib), with a timeout on the connection and on every command and a few retries, so no
-answer ever waits for a mail server. Without an SMTP host every message is written to the log
-instead, link included, so that a development server needs no mail server at all.
-No FastAPI here: the app starts and stops the outbox in its lifespan.
+Building a message is a pure function. Routes never send: they write the message to the outbox
+in their own transaction (contacts_api/outbox.py), whose workers call `Mailer.send` after the
+answer, once per attempt, and retry on their own schedule. A `Mailer` sends by SMTP (aiosmtplib)
+with a timeout on the connection and on every command; without an SMTP host it writes each
+message to the log instead, link included, so that a development server needs no mail server.
+No FastAPI here.
 """
 
 import asyncio
@@ -22,15 +22,11 @@ from typing import Literal
 
 import aiosmtplib
 
-from contacts_api.config import Settings, get_settings
+from contacts_api.config import Settings
 
 log = logging.getLogger("contacts_api.mail")
 
 Security = Literal["starttls", "tls", "none"]
-
-# Deliveries in progress at once: one message that the server keeps refusing waits out its
-# retries (up to a minute) without holding back the messages queued behind it.
-WORKERS = 4
 
 
 @dataclass(frozen=True)
@@ -110,7 +106,7 @@ def to_email_message(mail: Mail, sender: str) -> email.message.EmailMessage:
     return message
 
 
-def _reason(exc: BaseException) -> str:
+def reason(exc: BaseException) -> str:
     """What went wrong, in the server's words when it gave any."""
     if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
         return "; ".join(
@@ -121,8 +117,21 @@ def _reason(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
-class Outbox:
-    """A small in-process queue: send() returns at once, a worker task delivers."""
+def log_instead(mail: Mail) -> None:
+    """The message as one log line: the link is the point of it, for a developer without SMTP."""
+    if mail.link is None:
+        log.info('Mail to %s: "%s"', mail.to, mail.subject)
+    else:
+        log.info('Mail to %s: "%s" %s', mail.to, mail.subject, mail.link)
+
+
+class Undeliverable(Exception):
+    """A message that no attempt can ever send (a header with a line break): not retried."""
+
+
+class Mailer:
+    """One attempt at sending one message: `send` returns when the server accepted it and
+    raises when it did not."""
 
     def __init__(
         self,
@@ -134,9 +143,7 @@ class Outbox:
         security: Security,
         sender: str,
         timeout: float = 10.0,
-        retry_delays: Sequence[float] = (2.0, 10.0, 30.0),
         tls_context: ssl.SSLContext | None = None,
-        max_queued: int = 1000,
     ) -> None:
         self.host = host
         self.port = port
@@ -145,16 +152,11 @@ class Outbox:
         self.security: Security = security
         self.sender = sender
         self.timeout = timeout
-        self.retry_delays = tuple(retry_delays)
         self.tls_context = tls_context
-        self._queue: asyncio.Queue[Mail] = asyncio.Queue(maxsize=max_queued)
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._workers: list[asyncio.Task[None]] = []
-        self._delivering = 0  # taken from the queue, not done yet
         self._local_hostname: str | None = None
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "Outbox":
+    def from_settings(cls, settings: Settings) -> "Mailer":
         password = settings.SMTP_PASSWORD
         return cls(
             host=settings.SMTP_HOST,
@@ -165,141 +167,75 @@ class Outbox:
             sender=settings.MAIL_FROM,
         )
 
-    def send(self, mail: Mail) -> None:
-        """Queue `mail` for delivery (or log it, without SMTP); never blocks or raises."""
+    async def send(self, mail: Mail) -> None:
+        """Send `mail` once (or log it, without an SMTP host).
+
+        Raises Undeliverable for a message that cannot be built, and whatever the connection
+        or the server raised for a failure that a later attempt may not meet.
+        """
+        outcomes: dict[int, Exception | None] = {}
+        await self.send_all([mail], outcomes)
+        if outcomes[0] is not None:
+            raise outcomes[0]
+
+    async def send_all(self, mails: Sequence[Mail], outcomes: dict[int, Exception | None]) -> None:
+        """One attempt at each of `mails`, over one connection. As each is answered, sets
+        `outcomes[its index]`: None when the server took it, else what went wrong
+        (Undeliverable for one that cannot be built). A connection that fails fails every
+        message not answered yet. Raises nothing but a cancellation (the caller's timeout), and
+        `outcomes` then says which messages were answered before it.
+        """
         if self.host is None:
-            self._log_instead(mail)
+            for index, mail in enumerate(mails):
+                log_instead(mail)
+                outcomes[index] = None
             return
-        loop = self._loop
-        try:
-            if loop is None or _running_loop() is loop:
-                self._enqueue(mail)
-            else:
-                # From another thread (a sync route, a test): asyncio queues are not
-                # thread-safe, so the loop that owns the queue does the put.
-                loop.call_soon_threadsafe(self._enqueue, mail)
-        except Exception as exc:  # a closed loop, at shutdown: the caller must not see it
-            log.error('Mail to %s: "%s" not sent: %s', mail.to, mail.subject, _reason(exc))
-
-    def _enqueue(self, mail: Mail) -> None:
-        try:
-            self._queue.put_nowait(mail)
-        except asyncio.QueueFull:
-            # A mail server down for long, or a flood of requests: memory stays bounded.
-            log.error(
-                'Mail to %s: "%s" dropped: %d messages are waiting already',
-                mail.to,
-                mail.subject,
-                self._queue.qsize(),
-            )
-
-    @staticmethod
-    def _log_instead(mail: Mail) -> None:
-        # The link is the point of this mode: a developer follows it from the console.
-        if mail.link is None:
-            log.info('Mail to %s: "%s"', mail.to, mail.subject)
-        else:
-            log.info('Mail to %s: "%s" %s', mail.to, mail.subject, mail.link)
-
-    async def start(self) -> bool:
-        """Start the workers on the running loop (from the app's lifespan); False when they
-        run already (on another loop: the app started a second time in one process, as a
-        second TestClient does), and then the one who started them stops them."""
-        if self._workers or self.host is None:
-            return False
-        # A queue belongs to the first loop that waits on it; an app started again on a new
-        # loop (a second TestClient) gets a new one, with the messages sent in between.
-        waiting, self._queue = self._queue, asyncio.Queue(maxsize=self._queue.maxsize)
-        while not waiting.empty():
-            self._queue.put_nowait(waiting.get_nowait())
-        self._loop = asyncio.get_running_loop()
-        self._workers = [
-            asyncio.create_task(self._work(), name=f"mail-worker-{number}")
-            for number in range(WORKERS)
-        ]
-        return True
-
-    # A parameter, not the caller's asyncio.timeout(): the outbox must still cancel its own
-    # workers when the time is up, which a timeout around the call would cut short.
-    async def stop(self, timeout: float = 5.0) -> None:  # noqa: ASYNC109
-        """Let queued mail go out for up to `timeout` seconds, then cancel what is left."""
-        if not self._workers:
+        messages: dict[int, email.message.EmailMessage] = {}
+        for index, mail in enumerate(mails):
+            try:
+                messages[index] = to_email_message(mail, self.sender)
+            except Exception as exc:
+                outcomes[index] = Undeliverable(reason(exc))
+        if not messages:
             return
+        client = self._client(await self._ehlo_name())
+        # Not `async with client`: on leaving, that waits for QUIT's answer even when the task
+        # is being cancelled, so stop() would wait a slow server's full timeout.
         try:
-            async with asyncio.timeout(timeout):
-                await self._queue.join()
-        except TimeoutError:
-            unsent = self._queue.qsize() + self._delivering
-            log.error("Stopped before every message was sent; not sent: %d", unsent)
-        for worker in self._workers:
-            worker.cancel()
-        await asyncio.gather(*self._workers, return_exceptions=True)
-        self._workers = []
-        self._loop = None
-
-    def idle(self) -> bool:
-        """Nothing queued and nothing being delivered (for tests and shutdown checks)."""
-        return self._queue.empty() and self._delivering == 0
-
-    async def _work(self) -> None:
-        while True:
-            mail = await self._queue.get()
-            self._delivering += 1
             try:
-                await self.deliver(mail)
-            finally:
-                self._delivering -= 1
-                self._queue.task_done()
+                # Inside the try: a connect that times out half way (greeting, STARTTLS) leaves
+                # a transport open, which close() ends instead of the garbage collector.
+                await client.connect()
+                if self.username is not None:
+                    await client.login(self.username, self.password or "")
+            except Exception as exc:
+                outcomes.update(dict.fromkeys(messages, exc))
+                return
+            for index, message in messages.items():
+                try:
+                    await client.send_message(message)
+                    outcomes[index] = None
+                except Exception as exc:
+                    outcomes[index] = exc
+                    if client.is_connected:
+                        with contextlib.suppress(Exception):  # a clean slate for the next
+                            await client.rset()
+                    if not client.is_connected:
+                        # The connection is gone: every message after this one failed too.
+                        outcomes.update({later: exc for later in messages if later not in outcomes})
+                        return
+            # Answered: a QUIT that fails now must not turn an acceptance into a failure, and
+            # a retry into a second copy.
+            with contextlib.suppress(Exception):
+                await client.quit()
+        finally:
+            client.close()
 
-    async def deliver(self, mail: Mail) -> bool:
-        """Send one message, retrying; True when the server accepted it. Never raises."""
-        if self.host is None:
-            self._log_instead(mail)
-            return True
-        try:
-            message = to_email_message(mail, self.sender)
-        except Exception as exc:
-            # A message that cannot be built now never can: no retries.
-            log.error('Mail to %s: "%s" gave up: %s', mail.to, mail.subject, _reason(exc))
-            return False
-        attempts = 1 + len(self.retry_delays)
-        reason = ""
-        for attempt in range(1, attempts + 1):
-            try:
-                await self._send_once(message)
-            except Exception as exc:  # whatever it was, the caller must not see it
-                reason = _reason(exc)
-            else:
-                # No link here: it carries a token, and logs are read by more people than mail.
-                log.info('Mail to %s: "%s" sent', mail.to, mail.subject)
-                return True
-            if attempt < attempts:
-                delay = self.retry_delays[attempt - 1]
-                log.warning(
-                    'Mail to %s: "%s" failed (attempt %d of %d): %s; retrying in %g s',
-                    mail.to,
-                    mail.subject,
-                    attempt,
-                    attempts,
-                    reason,
-                    delay,
-                )
-                await asyncio.sleep(delay)
-        log.error(
-            'Mail to %s: "%s" failed (attempt %d of %d): %s; gave up',
-            mail.to,
-            mail.subject,
-            attempts,
-            attempts,
-            reason,
-        )
-        return False
-
-    async def _send_once(self, message: email.message.EmailMessage) -> None:
-        client = aiosmtplib.SMTP(
+    def _client(self, local_hostname: str) -> aiosmtplib.SMTP:
+        return aiosmtplib.SMTP(
             hostname=self.host,
             port=self.port,
-            local_hostname=await self._ehlo_name(),
+            local_hostname=local_hostname,
             timeout=self.timeout,  # on the connection and on every command
             use_tls=self.security == "tls",
             # True, not None: None would be "if offered", and a server (or someone in the
@@ -307,25 +243,6 @@ class Outbox:
             start_tls=self.security == "starttls",
             tls_context=self.tls_context,
         )
-        # Not `async with client`: on leaving, that waits for QUIT's answer even when the task
-        # is being cancelled, so stop() would wait a slow server's full timeout.
-        try:
-            # Inside the try: a connect that times out half way (greeting, STARTTLS) leaves a
-            # transport open, which close() ends instead of the garbage collector.
-            await client.connect()
-            if self.username is not None:
-                await client.login(self.username, self.password or "")
-            await client.send_message(message)
-        except BaseException:
-            client.close()
-            raise
-        # Accepted: a QUIT that fails now must not turn it into a failure, and a retry into a
-        # second copy.
-        try:
-            with contextlib.suppress(Exception):
-                await client.quit()
-        finally:
-            client.close()
 
     async def _ehlo_name(self) -> str:
         """This host's name for EHLO, looked up once and for no longer than `timeout`.
@@ -342,14 +259,3 @@ class Outbox:
             usable = name and name.isascii() and not any(c.isspace() for c in name)
             self._local_hostname = name if usable else "localhost"
         return self._local_hostname
-
-
-def _running_loop() -> asyncio.AbstractEventLoop | None:
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:
-        return None
-
-
-# The app's outbox: the lifespan starts and stops it, routes send through it.
-outbox = Outbox.from_settings(get_settings())

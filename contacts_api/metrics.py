@@ -26,6 +26,8 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
+from prometheus_client.core import GaugeMetricFamily, Metric
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -87,11 +89,45 @@ class RequestMetrics:
                 DURATION.labels(handler, method).observe(time.perf_counter() - started)
 
 
-def read_metrics() -> Response:
+class Fixed:
+    """A collector of metrics read just now (from the database, not from this process)."""
+
+    def __init__(self, families: list[Metric]) -> None:
+        self.families = families
+
+    def collect(self) -> Iterable[Metric]:
+        return self.families
+
+
+async def outbox_metrics() -> bytes:
+    """How many messages wait in the outbox and the age of the oldest: read from the database
+    at each scrape, so every process answers alike; nothing if the database does not answer."""
+    from contacts_api.outbox import workers  # the app's, imported late: it needs the engine
+
+    try:
+        count, oldest = await workers.waiting()
+    except (SQLAlchemyError, OSError):
+        return b""
+    age = 0.0 if oldest is None else max(0.0, (workers.clock() - oldest).total_seconds())
+    registry = CollectorRegistry(auto_describe=False)
+    messages = GaugeMetricFamily(
+        "mail_outbox_messages", "Messages written and not delivered yet.", value=count
+    )
+    oldest_age = GaugeMetricFamily(
+        "mail_outbox_oldest_age_seconds",
+        "Seconds since the oldest message still waiting was written; 0 when none waits.",
+        value=age,
+    )
+    registry.register(Fixed([messages, oldest_age]))
+    return generate_latest(registry)
+
+
+async def read_metrics() -> Response:
     """The metrics in Prometheus' text format: with several workers (PROMETHEUS_MULTIPROC_DIR
-    set), the sums of every worker's files, whichever worker answers."""
+    set), the sums of every worker's files, whichever worker answers; then the outbox's."""
     registry = REGISTRY
     if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
-    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+    body = generate_latest(registry) + await outbox_metrics()
+    return Response(body, media_type=CONTENT_TYPE_LATEST)

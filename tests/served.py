@@ -1,6 +1,8 @@
 """The app served by uvicorn in a child process, for tests that need a real server."""
 
+import itertools
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -10,6 +12,7 @@ from contextlib import contextmanager
 from typing import IO
 
 import httpx2 as httpx
+from sqlalchemy import create_engine, make_url, text
 
 from tests.pgcluster import free_port
 
@@ -27,6 +30,36 @@ def migrate(database_url: str) -> None:
     )
 
 
+_databases = itertools.count(1)
+
+
+@contextmanager
+def fresh_database() -> Iterator[str]:
+    """A database of its own, of the run's kind (PostgreSQL or SQLite), migrated to head and
+    dropped after: for servers whose background work (the outbox, the jobs) must meet no other
+    process's, the in-process app's included."""
+    url = make_url(os.environ["DATABASE_URL"])
+    if url.get_backend_name() == "sqlite":
+        with tempfile.TemporaryDirectory(prefix="contacts-api-") as directory:
+            fresh = f"sqlite:///{os.path.join(directory, 'fresh.db')}"
+            migrate(fresh)
+            yield fresh
+        return
+    name = f"{url.database}_fresh_{next(_databases)}"
+    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        connection.execute(text(f"CREATE DATABASE {name}"))
+    fresh = url.set(database=name).render_as_string(hide_password=False)
+    try:
+        migrate(fresh)
+        yield fresh
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        admin.dispose()
+
+
 @contextmanager
 def served_app(
     env: dict[str, str],
@@ -34,11 +67,13 @@ def served_app(
     output: list[str] | None = None,
     cwd: str = REPOSITORY,
     port: int | None = None,
+    processes: list[subprocess.Popen[bytes]] | None = None,
 ) -> Iterator[httpx.Client]:
     """Serve the app with `env` on a free port; yield a client for it; stop it after.
 
     The server runs in `cwd` (where it would find a `.env`), the repository by default. Its log
-    lines are added to `output` when it has stopped.
+    lines are added to `output` when it has stopped. Its process is added to `processes`, for
+    a test that kills it (`kill(process)`).
     """
     port = port or free_port()
     # A file, not a pipe: a pipe nobody reads fills up and then blocks the server's logging.
@@ -51,6 +86,8 @@ def served_app(
             stdout=log,
             stderr=subprocess.STDOUT,
         )  # fmt: skip
+        if processes is not None:
+            processes.append(process)
         try:
             with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
                 wait_until_serving(client, process, log)
@@ -86,3 +123,9 @@ def wait_until_serving(
 def read(log: IO[str]) -> str:
     log.seek(0)
     return log.read()
+
+
+def kill(process: subprocess.Popen[bytes]) -> None:
+    """SIGKILL: the server stops at once, with no shutdown of its own (a crash, `kill -9`)."""
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=15)

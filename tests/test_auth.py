@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from jose import jwt
 from sqlalchemy import text
 
+from tests.conftest import wait_until_mail_is_sent
 from tests.helpers import PASSWORD, assert_too_many, bearer, log_in, sign_up
 
 SECRET_KEY = "test-key-not-secret-0123456789abcdefghijklmnop"
@@ -508,6 +509,7 @@ def test_no_database_connection_is_held_while_bcrypt_runs(
 
     sign_up(client, "ann@example.com")
     tokens = log_in(client, "ann@example.com")
+    wait_until_mail_is_sent()  # the outbox's workers take connections of their own to send
     held: list[int] = []
     original = security.password_context.verify
 

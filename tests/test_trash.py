@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import text
+from sqlalchemy import text, update
 
 from tests.helpers import contact_data, create_contact, race
 
@@ -260,7 +260,6 @@ def test_a_restore_racing_a_delete_for_good_never_fails_with_5xx(
 
 
 def trashed_at(sync_engine: Any, contact: dict[str, Any], instant: datetime) -> None:
-    from sqlalchemy import update
 
     from contacts_api.models import Contact
 
@@ -278,13 +277,31 @@ def wait_for(condition: Any, seconds: float = 10) -> None:
         time.sleep(0.02)
 
 
-def test_the_app_runs_a_purge_task_from_its_start(client: TestClient) -> None:
+def run_purge(sync_engine: Any, purger: Any) -> None:
+    """Make the purge due now, as the next full hour would, and wait for its run."""
+    from contacts_api.jobs import JOBS, scheduler
+
+    runs = purger.runs
+    with sync_engine.begin() as connection:
+        connection.execute(
+            update(JOBS)
+            .where(JOBS.c.name == "purge-trash")
+            .values(due_at=datetime.now(UTC) - timedelta(seconds=1))
+        )
+    scheduler.wake()
+    wait_for(lambda: purger.runs > runs)
+
+
+def test_the_app_runs_the_hourly_purge_job_from_its_start(client: TestClient) -> None:
     import asyncio
+
+    from contacts_api.jobs import scheduler
 
     names = client.portal.call(  # type: ignore[union-attr]
         lambda: {task.get_name() for task in asyncio.all_tasks()}
     )
-    assert "purge-trash" in names
+    assert "jobs" in names
+    assert scheduler.jobs["purge-trash"].every == timedelta(hours=1)
 
 
 def test_the_purge_deletes_what_stayed_longer_than_the_retention_without_a_request(
@@ -306,9 +323,7 @@ def test_the_purge_deletes_what_stayed_longer_than_the_retention_without_a_reque
     trashed_at(sync_engine, recent, now - timedelta(days=1))
 
     trash_purger.clock = lambda: now
-    runs = trash_purger.runs
-    client.portal.call(trash_purger.wake)  # type: ignore[union-attr]
-    wait_for(lambda: trash_purger.runs > runs)
+    run_purge(sync_engine, trash_purger)
     assert [row[0] for row in rows(sync_engine)] == [live["id"], on_the_day["id"], recent["id"]]
     assert [item["id"] for item in trash(client, ann)["items"]] == [
         recent["id"],
@@ -331,12 +346,12 @@ def test_one_purge_run_deletes_at_most_a_batch_oldest_first(
     # The two oldest went: 44 and 43 days in the trash.
     assert [row[0] for row in rows(sync_engine)] == [contact["id"] for contact in contacts[:3]]
 
-    # The task works off a backlog in runs of a batch each, one soon after the other.
+    # One run works off a backlog in batches, one soon after the other.
     trash_purger.backlog_interval = 0.05
-    runs = trash_purger.runs
-    client.portal.call(trash_purger.wake)  # type: ignore[union-attr]
-    wait_for(lambda: rows(sync_engine) == [])
-    wait_for(lambda: trash_purger.runs >= runs + 2)
+    purged = trash_purger.purged
+    run_purge(sync_engine, trash_purger)
+    assert rows(sync_engine) == []
+    assert trash_purger.purged == purged + 3
 
 
 def test_a_failed_purge_run_is_logged_and_the_next_one_runs(
@@ -356,19 +371,17 @@ def test_a_failed_purge_run_is_logged_and_the_next_one_runs(
         raise OSError("connection refused")
 
     trash_purger.purge_once = database_down
-    runs = trash_purger.runs
-    client.portal.call(trash_purger.wake)  # type: ignore[union-attr]
-    wait_for(lambda: trash_purger.runs > runs)
-    assert "Purging the trash failed" in caplog.text
+    run_purge(sync_engine, trash_purger)
+    assert "Purging the trash failed (OSError: connection refused)" in caplog.text
     assert len(rows(sync_engine)) == 1
 
     del trash_purger.purge_once
-    client.portal.call(trash_purger.wake)  # type: ignore[union-attr]
-    wait_for(lambda: rows(sync_engine) == [])
+    run_purge(sync_engine, trash_purger)
+    assert rows(sync_engine) == []
 
 
 def test_a_purge_run_that_hangs_ends_at_its_timeout(
-    client: TestClient, trash_purger: Any, caplog: pytest.LogCaptureFixture
+    client: TestClient, sync_engine: Any, trash_purger: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     import asyncio
 
@@ -378,9 +391,7 @@ def test_a_purge_run_that_hangs_ends_at_its_timeout(
 
     trash_purger.purge_once = never_answers
     trash_purger.timeout = 0.2
-    runs = trash_purger.runs
     started = time.monotonic()
-    client.portal.call(trash_purger.wake)  # type: ignore[union-attr]
-    wait_for(lambda: trash_purger.runs > runs, seconds=5)
+    run_purge(sync_engine, trash_purger)
     assert time.monotonic() - started < 3
     assert "Purging the trash failed" in caplog.text

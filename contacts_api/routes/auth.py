@@ -18,7 +18,7 @@ from contacts_api.db import unique_or_409
 from contacts_api.deps import CurrentUser, SessionDep, first_statement, unauthorized
 from contacts_api.docs import TOO_MANY_REQUESTS, UNAUTHORIZED, error, invalid
 from contacts_api.errors import checked
-from contacts_api.mail import notice_mail, outbox, verification_mail
+from contacts_api.mail import notice_mail, verification_mail
 from contacts_api.models import (
     EXAMPLE_PASSWORD,
     AuthSession,
@@ -32,12 +32,14 @@ from contacts_api.models import (
     normalized_email,
     utc_now,
 )
+from contacts_api.outbox import enqueue
 from contacts_api.ratelimit import (
     LOGIN_ATTEMPTS,
     enforce,
     limit_signups,
     limit_token_requests,
 )
+from contacts_api.routes.app_passwords import revoke_app_passwords
 from contacts_api.routes.calendar import revoke_birthday_calendar
 from contacts_api.security import (
     InvalidToken,
@@ -93,8 +95,9 @@ async def create_user(user_in: UserCreate, session: SessionDep) -> User:
     user = User.model_validate(user_in, update={"password_hash": password_hash})
     session.add(user)
     async with unique_or_409(session, "Email already registered"):  # a signup just before
+        await session.flush()  # the user's id, which the verification link names
+        send_verification(session, user)  # committed with the user, or not at all
         await session.commit()
-    send_verification(user)
     return user
 
 
@@ -310,9 +313,10 @@ async def log_out(body: RefreshTokenIn, session: SessionDep) -> None:
 )
 async def log_out_everywhere(user: CurrentUser, session: SessionDep) -> None:
     """End every session of the current user: all their tokens stop working at once, and the
-    address of their birthday calendar too."""
+    address of their birthday calendar and their app passwords too."""
     await revoke_sessions(session, col(AuthSession.user_id) == user.id)
     await revoke_birthday_calendar(session, user.id)
+    await revoke_app_passwords(session, user.id)
 
 
 # --- Messages --------------------------------------------------------------------------------
@@ -322,18 +326,20 @@ def link(page: str, token: str) -> str:
     return f"{settings.PUBLIC_URL}/{page}?token={token}"
 
 
-def send_verification(user: User) -> None:
-    """Send `user` the link that verifies their current email (after the answer: see mail.py)."""
+def send_verification(session: AsyncSession, user: User) -> None:
+    """Send `user` the link that verifies their current email: written to the outbox in
+    `session`'s transaction, sent after its commit (contacts_api/outbox.py)."""
     expires_at = utc_now() + timedelta(hours=settings.VERIFY_TOKEN_EXPIRE_HOURS)
     token = create_purpose_token(
         "verify_email", cast(int, user.id), verification_state(user), expires_at
     )
-    outbox.send(verification_mail(user.email, link("verify-email", token)))
+    enqueue(session, verification_mail(user.email, link("verify-email", token)))
 
 
-def send_notice(to: str, what: str, advice: str | None = None) -> None:
-    """Tell the address `to` that `what` happened to the account just now."""
-    outbox.send(notice_mail(to, what, utc_now(), advice))
+def send_notice(session: AsyncSession, to: str, what: str, advice: str | None = None) -> None:
+    """Tell the address `to` that `what` happened to the account just now (in `session`'s
+    transaction, like `send_verification`)."""
+    enqueue(session, notice_mail(to, what, utc_now(), advice))
 
 
 def verification_state(user: User) -> str:

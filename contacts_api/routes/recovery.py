@@ -13,7 +13,7 @@ from contacts_api.config import get_settings
 from contacts_api.deps import CurrentUser, SessionDep, first_statement
 from contacts_api.docs import TOO_MANY_REQUESTS, UNAUTHORIZED, error, invalid
 from contacts_api.errors import AppError, checked
-from contacts_api.mail import outbox, reset_mail
+from contacts_api.mail import reset_mail
 from contacts_api.models import (
     MAX_ID,
     AuthSession,
@@ -25,7 +25,9 @@ from contacts_api.models import (
     User,
     utc_now,
 )
+from contacts_api.outbox import enqueue
 from contacts_api.ratelimit import EMAILS, enforce, limit_recovery_requests
+from contacts_api.routes.app_passwords import revoke_app_passwords
 from contacts_api.routes.auth import (
     CONTROL_CHARACTER,
     TOKEN_TEXT,
@@ -118,12 +120,13 @@ async def verify_email(body: EmailToken, session: SessionDep) -> None:
     status_code=status.HTTP_202_ACCEPTED,
     responses=UNAUTHORIZED | TOO_MANY_REQUESTS,
 )
-async def request_verification_email(user: CurrentUser) -> Message:
+async def request_verification_email(user: CurrentUser, session: SessionDep) -> Message:
     """Send a new verification message to your email (none if it is verified already)."""
     await enforce(EMAILS, user.email)
     if user.email_verified:
         return Message(detail="Your email address is verified already")
-    send_verification(user)
+    send_verification(session, user)
+    await session.commit()
     return Message(detail="A verification message is on its way")
 
 
@@ -156,7 +159,8 @@ async def request_password_reset(body: PasswordForgotten, session: SessionDep) -
         token = create_purpose_token(
             "reset_password", cast(int, user.id), reset_state(user), expires_at
         )
-        outbox.send(reset_mail(user.email, link("reset-password", token)))
+        enqueue(session, reset_mail(user.email, link("reset-password", token)))
+        await session.commit()
     return Message(detail=RESET_ON_ITS_WAY)
 
 
@@ -170,7 +174,8 @@ async def request_password_reset(body: PasswordForgotten, session: SessionDep) -
     dependencies=[Depends(limit_recovery_requests)],
 )
 async def reset_password(body: PasswordReset, session: SessionDep) -> None:
-    """Set a new password with the token of a reset message; every session ends."""
+    """Set a new password with the token of a reset message; every session and app password
+    ends."""
     user, state = await user_of_token(session, body.token, "reset_password")
     if state != state_digest(reset_state(user)):
         raise AppError(status.HTTP_400_BAD_REQUEST, INVALID_LINK)
@@ -190,6 +195,7 @@ async def reset_password(body: PasswordReset, session: SessionDep) -> None:
     if replaced.rowcount == 0:
         await session.rollback()
         raise AppError(status.HTTP_400_BAD_REQUEST, INVALID_LINK)
-    await revoke_sessions(session, col(AuthSession.user_id) == user.id)  # commits both
+    send_notice(session, email, "Your password was reset")
+    await revoke_sessions(session, col(AuthSession.user_id) == user.id)  # commits all three
     await revoke_birthday_calendar(session, user.id)
-    send_notice(email, "Your password was reset")
+    await revoke_app_passwords(session, user.id)

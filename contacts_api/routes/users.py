@@ -17,6 +17,7 @@ from contacts_api.models import (
     UserUpdate,
 )
 from contacts_api.ratelimit import EMAILS, LOGIN_ATTEMPTS, enforce
+from contacts_api.routes.app_passwords import revoke_app_passwords
 from contacts_api.routes.auth import (
     TOO_SHORT_PASSWORD,
     revoke_sessions,
@@ -83,18 +84,20 @@ async def update_current_user(body: UserUpdate, user: CurrentUser, session: Sess
             user.email_version += 1  # every token sent to an earlier address is dead now
     user.sqlmodel_update(changes)
     session.add(user)
+    if user.email != old_email:
+        # In the change's transaction: a change that fails (409) sends nothing.
+        send_verification(session, user)
+        send_notice(
+            session,
+            old_email,
+            f"The email address of your account was changed to {user.email}",
+            advice=EMAIL_CHANGE_ADVICE,
+        )
     try:
         async with unique_or_409(session, "Email already registered"):
             await session.commit()
     except StaleDataError:
         raise account_gone() from None
-    if user.email != old_email:
-        send_verification(user)
-        send_notice(
-            old_email,
-            f"The email address of your account was changed to {user.email}",
-            advice=EMAIL_CHANGE_ADVICE,
-        )
     return user
 
 
@@ -109,7 +112,7 @@ async def delete_current_user(
     body: AccountDeletion, user: CurrentUser, session: SessionDep
 ) -> None:
     """Delete your account for good: every contact, label and session of yours goes with it,
-    and the address of your birthday calendar."""
+    the address of your birthday calendar and your app passwords."""
     await session.commit()  # release the connection during bcrypt
     await check_current_password(user, body.current_password)
     # The database deletes the rest: every table of a user's rows cascades from `users`.
@@ -125,14 +128,16 @@ async def delete_current_user(
     | TOO_MANY_REQUESTS,
 )
 async def change_password(body: PasswordChange, user: CurrentUser, session: SessionDep) -> None:
-    """Change your password; every one of your sessions ends, so log in again."""
+    """Change your password; every one of your sessions and app passwords ends, so log in
+    again."""
     await session.commit()  # the token check's read: release its connection during bcrypt
     await check_current_password(user, body.current_password)
     user.password_hash = await in_bcrypt_slot(hash_password, body.new_password)
     session.add(user)
+    send_notice(session, user.email, "Your password was changed")
     try:
-        await revoke_sessions(session, col(AuthSession.user_id) == user.id)  # commits both
+        await revoke_sessions(session, col(AuthSession.user_id) == user.id)  # commits all three
     except StaleDataError:
         raise account_gone() from None
     await revoke_birthday_calendar(session, user.id)
-    send_notice(user.email, "Your password was changed")
+    await revoke_app_passwords(session, user.id)
