@@ -17,8 +17,8 @@ BOOK = 5_000
 TABLES = ("contact_changes", "contacts")
 
 
-def fill_book(sync_engine: Any, owner: int) -> None:
-    """`BOOK` contacts written by plain SQL, logged by the triggers like any others."""
+def fill_book(sync_engine: Any, owner: int, size: int = BOOK) -> None:
+    """`size` contacts written by plain SQL, logged by the triggers like any others."""
     with sync_engine.begin() as connection:
         connection.execute(
             text(
@@ -26,7 +26,7 @@ def fill_book(sync_engine: Any, owner: int) -> None:
                 " INSERT INTO contacts (owner_id, first_name, created_at, updated_at)"
                 " SELECT :owner, 'Bulk ' || i, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP FROM n"
             ),
-            {"owner": owner, "size": BOOK},
+            {"owner": owner, "size": size},
         )
 
 

@@ -216,3 +216,18 @@ def test_bad_levels_and_limits_are_refused(client: TestClient, ann: Headers) -> 
 def test_another_users_book_is_404(client: TestClient, ann: Headers, bob: Headers) -> None:
     answer = report(client, book(client, bob), auth_of(client, ann), sync_body())
     assert answer.status_code == 404
+
+
+def test_a_first_sync_with_address_data_reads_a_large_book_in_batches(
+    client: TestClient, ann: Headers, sync_engine: Any
+) -> None:
+    from tests.davhelp import user_id
+    from tests.test_changes_cost import fill_book
+
+    fill_book(sync_engine, user_id(client, ann), 2_500)
+    auth = auth_of(client, ann)
+    path = book(client, ann)
+    members, _ = sync(client, path, auth, props="<d:getetag/><card:address-data/>")
+    assert len(members) == 2_500
+    cards = [entry["props"][f"{CARD}address-data"].text for entry in members.values()]
+    assert all(card.startswith("BEGIN:VCARD") and "FN:Bulk " in card for card in cards)

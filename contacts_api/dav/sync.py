@@ -59,6 +59,8 @@ CARD_COLUMNS = [
 # Without a client's limit, every change in one answer (RFC 6578 leaves truncating to the
 # server; clients that do not continue after a 507 would lose the rest).
 NO_LIMIT = 1_000_000_000
+# The cards read at once for `address-data`.
+READ_BATCH = 1000
 
 
 def sync_token(user_id: int, change: int) -> str:
@@ -127,8 +129,12 @@ async def sync_changes(session: AsyncSession, user: DavUserInfo, root: Element) 
     wants_text = requested is None or any(
         name in requested for name in (tag(CARD, "address-data"), tag(DAV, "getcontentlength"))
     )
-    live = [row for row in page.rows if not row.gone]
-    contacts = await contacts_by_id(session, [row.contact_id for row in live]) if wants_text else {}
+    contacts: dict[int, Contact] = {}
+    if wants_text:
+        live = [row.contact_id for row in page.rows if not row.gone]
+        # In batches: a first sync of a large book names more ids than SQLite takes at once.
+        for start in range(0, len(live), READ_BATCH):
+            contacts |= await contacts_by_id(session, live[start : start + READ_BATCH])
     responses = [_member(user.id, row, requested, contacts, version) for row in page.rows]
     if page.more:
         responses.append(status_response(book_path(user.id), 507))
