@@ -134,6 +134,7 @@ class OutboxWorkers:
         self.delivering = 0  # attempts in progress in this process
         self._sending: set[asyncio.Task[Any]] = set()  # the workers making them
         self._stopping = False
+        self._gathering = False  # a woken worker waits for more messages to claim with
         self._tasks: list[asyncio.Task[None]] = []
         self._wakeups: asyncio.Queue[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -155,8 +156,9 @@ class OutboxWorkers:
             loop.call_soon_threadsafe(self._wake_one)
 
     def _wake_one(self) -> None:
-        # One token at most: a worker that finds a message wakes the next one itself.
-        if self._wakeups is not None and self._wakeups.empty():
+        # One token at most, and none while a woken worker has yet to claim: that claim takes
+        # this commit's message too. A worker that claims a full batch wakes the next itself.
+        if self._wakeups is not None and self._wakeups.empty() and not self._gathering:
             self._wakeups.put_nowait(None)
 
     # --- Claiming and recording -----------------------------------------------------------
@@ -211,8 +213,9 @@ class OutboxWorkers:
             )
 
     async def deliver_one(self) -> bool:
-        """Claim a batch of due messages and make one attempt at each; False when none was
-        due. (One batch, not one message: the name is the API's, kept for its callers.)"""
+        """Claim a batch of due messages and make one attempt at each; True when the batch was
+        full, so that more may be due. (A batch, not one message: the name is kept for its
+        callers.)"""
         task = asyncio.current_task()
         # Counted from before the claim: a message is never claimed and not counted (idle()).
         self.delivering += 1
@@ -222,9 +225,13 @@ class OutboxWorkers:
             rows = await self.claim()
             if not rows:
                 return False
-            self._wake_one()  # there may be more: let another worker look
+            full = len(rows) == self.batch
+            if full:
+                self._wake_one()  # there may be more: let another worker look
             await self._attempt(rows)
-            return True
+            # A batch that was not full took every message due: the next one's commit wakes a
+            # worker. A look now would be a transaction for nothing, per message at low load.
+            return full
         finally:
             self.delivering -= 1
             if task is not None:
@@ -312,7 +319,11 @@ class OutboxWorkers:
             # Woken by a commit: the next requests' messages join this one's batch. A tenth of
             # a second later for the mail; a claim, a connection and a delete fewer for each
             # message that joins (docs/performance.md).
-            await asyncio.sleep(self.gather)
+            self._gathering = True
+            try:
+                await asyncio.sleep(self.gather)
+            finally:
+                self._gathering = False
 
     def start(self) -> bool:
         """Start the workers on the running loop (the app's lifespan); False when they run
