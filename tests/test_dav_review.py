@@ -8,7 +8,17 @@ from defusedxml import ElementTree
 from fastapi.testclient import TestClient
 
 from contacts_api.dav.xml import MAX_PROPS
-from tests.davhelp import CARD, DAV, app_password, book, propfind, props_body, unfolded, vcard
+from tests.davhelp import (
+    CARD,
+    DAV,
+    app_password,
+    book,
+    propfind,
+    props_body,
+    responses,
+    unfolded,
+    vcard,
+)
 
 Headers = dict[str, str]
 
@@ -95,3 +105,60 @@ def test_a_replacing_put_may_not_take_another_cards_uid(client: TestClient, ann:
     [condition] = list(ElementTree.fromstring(answer.content))
     assert condition.tag == f"{CARD}no-uid-conflict"
     assert "UID:u-2" in unfolded(client.get(path + "bob.vcf", auth=auth).text)
+
+
+def card_hrefs(client: TestClient, path: str, auth: Any) -> list[str]:
+    answer = propfind(client, path, auth, props_body("d:getetag"), depth="1")
+    return sorted(responses(answer))
+
+
+def test_a_restore_never_gives_two_cards_one_address(client: TestClient, ann: Headers) -> None:
+    # The first card of r.vcf was trashed and another made at r.vcf with its UID: restored,
+    # the first took both back, and the listing had /r.vcf twice.
+    auth = auth_of(client, ann)
+    path = book(client, ann)
+    assert (
+        client.put(path + "r.vcf", auth=auth, content=vcard("r-1", "Original R")).status_code == 201
+    )
+    [first] = client.get("/api/contacts", headers=ann).json()["items"]
+    assert client.delete(path + "r.vcf", auth=auth).status_code == 204
+    again = client.put(
+        path + "r.vcf",
+        auth=auth,
+        content=vcard("r-1", "Second R"),
+        headers={"If-None-Match": "*"},
+    )
+    assert again.status_code == 201
+    restored = client.post(f"/api/contacts/trash/{first['id']}/restore", headers=ann)
+    assert restored.status_code == 200
+    hrefs = card_hrefs(client, path, auth)
+    assert len(hrefs) == 3 and hrefs[0] == path  # the book, and two cards of two names
+    assert path + "r.vcf" in hrefs
+    [other] = [href for href in hrefs if href not in (path, path + "r.vcf")]
+    assert other.startswith(path + "urn:uuid:") and other.endswith(".vcf")
+    assert "FN:Second R" in unfolded(client.get(path + "r.vcf", auth=auth).text)
+    moved = unfolded(client.get(other, auth=auth).text)
+    assert "FN:Original R" in moved
+    assert f"UID:{other.removeprefix(path).removesuffix('.vcf')}" in moved
+
+
+def test_an_import_never_gives_two_cards_one_address(client: TestClient, ann: Headers) -> None:
+    # foo.vcf holds the card of UID bar; a card of UID foo, imported, was at foo.vcf too.
+    auth = auth_of(client, ann)
+    path = book(client, ann)
+    assert (
+        client.put(path + "foo.vcf", auth=auth, content=vcard("bar", "Bar One")).status_code == 201
+    )
+    body = vcard("foo", "Foo Two").encode()
+    imported = client.post("/api/contacts/import", headers=ann, files={"file": ("foo.vcf", body)})
+    assert imported.status_code == 200, imported.text
+    assert imported.json()["created"] == 1
+    assert imported.json()["warnings"] == [
+        {"item": 1, "detail": "UID foo replaced: foo.vcf is another card's CardDAV address"}
+    ]
+    hrefs = card_hrefs(client, path, auth)
+    assert len(hrefs) == 3 and hrefs[0] == path
+    [other] = [href for href in hrefs if href not in (path, path + "foo.vcf")]
+    assert other.startswith(path + "urn:uuid:")
+    assert "FN:Bar One" in unfolded(client.get(path + "foo.vcf", auth=auth).text)
+    assert "FN:Foo Two" in unfolded(client.get(other, auth=auth).text)

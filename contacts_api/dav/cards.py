@@ -112,6 +112,15 @@ async def every_card(session: AsyncSession, user_id: int) -> list[tuple[Contact,
     return [(contact, name) for contact, name in found.all()]
 
 
+async def address_taken(session: AsyncSession, user_id: int, uid: str, name: str) -> bool:
+    """Whether a card of the book has this UID or this name: a card coming back from the trash
+    with either would be a second card of one address (RFC 6352's no-uid-conflict)."""
+    query = select(Contact.id).where(
+        *mine(user_id), (col(Contact.uid) == uid) | CARD_NAME.in_([name])
+    )
+    return (await session.exec(query)).first() is not None
+
+
 async def uid_in_use(
     session: AsyncSession, user_id: int, uid: str, other_than: int | None = None
 ) -> bool:
