@@ -53,6 +53,8 @@ test: lint
 # Throughput and latency on PostgreSQL (BENCH_DATABASE_URL) next to a bare JWT endpoint.
 bench: $(VENV)/installed-dev
 	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.sync
+	$(BIN)/python -m bench.dav
 
 # The routes that write a message (signup, forgot-password) and the outbox's delivery rate,
 # against a local SMTP sink (docs/performance.md#the-outbox-delivery-signup-and-forgot-password).

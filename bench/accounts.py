@@ -25,8 +25,8 @@ import httpx2 as httpx
 import psycopg
 from sqlalchemy import make_url
 
+from bench.load import WRK_REPORT
 from bench.mail_sink import MailSink, free_port
-from bench.run import WRK_REPORT
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 DATABASE = "contacts_api_bench_accounts"

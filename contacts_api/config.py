@@ -71,6 +71,9 @@ class Settings(DatabaseSettings):
     RESET_TOKEN_EXPIRE_MINUTES: int = Field(default=60, ge=1)
     EMAILS_PER_HOUR: int = Field(default=5, ge=1)
     TRASH_RETENTION_DAYS: int = Field(default=30, ge=1)
+    # How often the birthday reminders' run looks for users whose hour has come
+    # (contacts_api/reminders.py): how late after the hour a message may go out.
+    REMINDERS_EVERY_SECONDS: int = Field(default=300, ge=1, le=3600)
 
     @field_validator("SECRET_KEY")
     @classmethod

@@ -13,6 +13,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.routing import BaseRoute
 
 from contacts_api.config import get_settings
+from contacts_api.dav import routes as dav
+from contacts_api.dav.props import MAX_CARD_BYTES
 from contacts_api.db import engine
 from contacts_api.errors import add_error_handlers
 from contacts_api.jobs import scheduler
@@ -21,10 +23,13 @@ from contacts_api.middleware import BodySizeLimit, SecurityHeaders
 from contacts_api.models import ServiceStatus
 from contacts_api.observability import RequestId, configure_logging
 from contacts_api.outbox import workers as mail_workers
+from contacts_api.reminders import REMINDER_JOB
 from contacts_api.routes import (
+    app_passwords,
     auth,
     birthdays,
     calendar,
+    changes,
     contacts,
     import_export,
     labels,
@@ -40,6 +45,8 @@ settings = get_settings()
 configure_logging(settings.LOG_FORMAT)
 # The trash empties itself on its own schedule, no request needed (contacts_api/trash.py).
 scheduler.add(PURGE_JOB)
+# Birthday reminders go out at each user's hour, checked every few minutes (reminders.py).
+scheduler.add(REMINDER_JOB)
 
 DESCRIPTION = """
 Keep your own address book: sign up, log in, and create, search and update your contacts.
@@ -77,6 +84,10 @@ async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
 TAGS = [
     {"name": "auth", "description": "Sign up, log in, refresh, log out; verify and recover."},
     {"name": "users", "description": "Your account: read, change, delete; your password."},
+    {
+        "name": "app passwords",
+        "description": "A password for each device that syncs your book over CardDAV.",
+    },
     {"name": "contacts", "description": "Your address book, its search, birthdays and trash."},
     {"name": "import and export", "description": "vCard and CSV, in and out."},
     {"name": "labels", "description": "Your labels and how many contacts carry each."},
@@ -112,6 +123,8 @@ app.add_middleware(
     BodySizeLimit,
     max_bytes=settings.MAX_BODY_BYTES,
     larger={("POST", "/api/contacts/import"): settings.MAX_IMPORT_BYTES},
+    # A card over CardDAV's 1 MiB gets its 403 CARD:max-resource-size up to twice that.
+    larger_under={("PUT", "/dav/"): 2 * MAX_CARD_BYTES},
 )
 if settings.cors_origins:
     # Bearer tokens, not cookies: browsers on these origins may call the API, without
@@ -130,18 +143,23 @@ app.add_middleware(RequestId)
 # Every router of the API under /api, and the account pages that its messages link to at the top.
 # The contacts first: the app tries the routes in this order, and theirs are the busiest (GET
 # one contact took 4 % less CPU than after auth's and users'). TAGS keeps the docs' order.
+# The fixed paths of the contacts' group (`/birthdays`, `/trash`, `/changes`) may come after
+# `/{contact_id:id}`: that one takes digits only, so it never takes them for an id.
 ROUTERS: list[tuple[APIRouter, str]] = [
     (contacts.router, "/api"),
     (birthdays.router, "/api"),
     (trash.router, "/api"),
+    (changes.router, "/api"),
     (auth.router, "/api"),
     (recovery.router, "/api"),
     (users.router, "/api"),
+    (app_passwords.router, "/api"),
     (import_export.router, "/api"),
     (labels.router, "/api"),
     (calendar.router, "/api"),
     (reminders.router, "/api"),
     (calendar.feed_router, ""),
+    (dav.router, ""),
     (pages.router, ""),
 ]
 for router, prefix in ROUTERS:

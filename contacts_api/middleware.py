@@ -48,24 +48,41 @@ class SecurityHeaders:
 class BodySizeLimit:
     """Refuse request bodies over `max_bytes` with 413, whether sized or chunked; the
     requests named in `larger` (method and path) may send up to their own limit (an import:
-    phone exports with photos run to megabytes).
+    phone exports with photos run to megabytes), and so may those under a path in
+    `larger_under` (a CardDAV PUT, so that a card just over its 1 MiB gets the 403 that
+    CardDAV clients understand).
 
     Not Starlette's RequestBodyLimitMiddleware (FastAPI's `max_body_size`): it answers some
     413s in plain text, and the contract's errors are JSON with a `detail`.
     """
 
     def __init__(
-        self, app: ASGIApp, max_bytes: int, larger: dict[tuple[str, str], int] | None = None
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        larger: dict[tuple[str, str], int] | None = None,
+        larger_under: dict[tuple[str, str], int] | None = None,
     ) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.larger = larger or {}
+        # The same by a path's beginning: (method, prefix) -> limit.
+        self.larger_under = larger_under or {}
+
+    def limit(self, method: str, path: str) -> int:
+        limit = self.larger.get((method, path))
+        if limit is not None:
+            return limit
+        for (method_, prefix), limit in self.larger_under.items():
+            if method == method_ and path.startswith(prefix):
+                return limit
+        return self.max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self.larger.get((scope["method"], scope["path"]), self.max_bytes)
+        limit = self.limit(scope["method"], scope["path"])
         declared = Headers(scope=scope).get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             await self.too_large(limit)(scope, receive, send)

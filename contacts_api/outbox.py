@@ -79,6 +79,29 @@ def enqueue(session: AsyncSession, mail: Mail) -> None:
     session.sync_session.info[WAKE] = True
 
 
+async def enqueue_many(session: AsyncSession, mails: Sequence[Mail]) -> None:
+    """`enqueue` for many messages: one INSERT of many rows on the session's connection. The
+    reminders' run writes thousands, and the ORM's flush of one object per message cost 0.62 s
+    of its 2.9 s for 2,421 messages (docs/performance.md)."""
+    if not mails:
+        return
+    now = utc_now()
+    rows = [
+        {
+            "recipient": mail.to,
+            "subject": mail.subject,
+            "body": mail.text,
+            "link": mail.link,
+            "created_at": now,
+            "due_at": now,
+            "attempts": 0,
+        }
+        for mail in mails
+    ]
+    await (await session.connection()).execute(OUTBOX.insert(), rows)
+    session.sync_session.info[WAKE] = True
+
+
 def retry_delay(attempts: int, first: float) -> timedelta:
     """The wait after the `attempts`-th failed attempt: `first`, doubling, at most an hour."""
     seconds = first * 2 ** min(attempts - 1, 20)

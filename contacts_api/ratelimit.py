@@ -7,6 +7,8 @@ replica of the service counts against the same limit.
 import asyncio
 import math
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import HTTPException, Request, status
@@ -45,11 +47,34 @@ RECOVERY_REQUESTS = RateLimitItemPerHour(60, namespace="recovery")
 
 async def enforce(limit: RateLimitItem, key: str) -> None:
     """Count one request against `limit` for `key`; over the limit is a 429."""
+    async with storage_deadline():
+        if await limiter.hit(limit, key):
+            return
+        window = await limiter.get_window_stats(limit, key)
+    raise too_many(window.reset_time)
+
+
+async def refuse_when_over(limit: RateLimitItem, key: str) -> None:
+    """A 429 if `key` has used up `limit` already; counts nothing (see `count`)."""
+    async with storage_deadline():
+        if await limiter.test(limit, key):
+            return
+        window = await limiter.get_window_stats(limit, key)
+    raise too_many(window.reset_time)
+
+
+async def count(limit: RateLimitItem, key: str) -> None:
+    """Count one request against `limit` for `key`, answering nothing: for limits that count
+    only failures (CardDAV's wrong passwords), checked by `refuse_when_over` first."""
+    async with storage_deadline():
+        await limiter.hit(limit, key)
+
+
+@asynccontextmanager
+async def storage_deadline() -> AsyncIterator[None]:
     try:
         async with asyncio.timeout(STORAGE_DEADLINE_SECONDS):
-            if await limiter.hit(limit, key):
-                return
-            window = await limiter.get_window_stats(limit, key)
+            yield
     except (StorageError, TimeoutError):
         # Without its counters the service cannot tell abuse from use: it refuses for now
         # rather than letting password guessing through unlimited.
@@ -58,8 +83,11 @@ async def enforce(limit: RateLimitItem, key: str) -> None:
             "The rate limiter is unavailable; try again shortly",
             headers={"Retry-After": "5"},
         ) from None
-    retry_after = max(1, math.ceil(window.reset_time - time.time()))
-    raise HTTPException(
+
+
+def too_many(reset_time: float) -> HTTPException:
+    retry_after = max(1, math.ceil(reset_time - time.time()))
+    return HTTPException(
         status.HTTP_429_TOO_MANY_REQUESTS,
         "Too many requests; try again later",
         headers={"Retry-After": str(retry_after)},

@@ -5,6 +5,7 @@ import contextlib
 import hashlib
 import os
 import re
+import secrets
 import sys
 import uuid
 from collections.abc import Callable
@@ -159,3 +160,35 @@ def read_purpose_token(token: str, purpose: Purpose) -> tuple[int, str]:
     if not isinstance(claims.get("state"), str):
         raise InvalidToken("malformed claims")
     return int(claims["sub"]), claims["state"]
+
+
+# --- App passwords ------------------------------------------------------------------------
+#
+# A CardDAV client sends its app password with every request (HTTP Basic), so checking one
+# must cost microseconds, not bcrypt's 0.2 s. It can: the service makes the password, 28
+# characters drawn at random from 36 (about 144 bits), and nobody can guess a value of that
+# many bits whose SHA-256 they would then find; a slow hash only slows guessing of the short,
+# chosen passwords that people make. The hash is looked up under a unique index: the lookup
+# compares no secret byte by byte, so its timing tells nothing.
+
+APP_PASSWORD_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
+APP_PASSWORD_GROUPS = 7
+APP_PASSWORD_GROUP_LENGTH = 4
+# What a person may type between and around the groups: spaces, dashes, any case.
+_APP_PASSWORD_SEPARATORS = re.compile(r"[\s-]+")
+
+
+def new_app_password() -> str:
+    """A new app password: seven groups of four lower-case letters and digits, `-` between."""
+    groups = (
+        "".join(secrets.choice(APP_PASSWORD_ALPHABET) for _ in range(APP_PASSWORD_GROUP_LENGTH))
+        for _ in range(APP_PASSWORD_GROUPS)
+    )
+    return "-".join(groups)
+
+
+def app_password_hash(password: str) -> str:
+    """The stored form of an app password as a person typed it: case, dashes and spaces do
+    not count (`ABCD efgh-...` is `abcd-efgh-...`); SHA-256 in hex."""
+    normal = _APP_PASSWORD_SEPARATORS.sub("", password).lower()
+    return hashlib.sha256(normal.encode("utf-8", "surrogatepass")).hexdigest()

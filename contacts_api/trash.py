@@ -6,6 +6,10 @@ Each run deletes in batches of at most `batch` contacts, each in one short trans
 first, through the partial index on `deleted_at`), so a backlog never holds locks or a
 connection for long. A database that is down makes a batch fail within its timeout; the failure
 is logged and the next hour's run tries again. No FastAPI here.
+
+The same runs prune the change log's tombstones (contacts that left the book more than
+TOMBSTONE_DAYS ago; contacts_api/changes.py): sync tokens older than what they prune are
+refused from then on, so the log does not grow with every contact ever deleted.
 """
 
 import asyncio
@@ -15,8 +19,9 @@ from datetime import datetime, timedelta
 
 from sqlmodel import col, delete, select
 
+from contacts_api.changes import TOMBSTONE_DAYS, prune_tombstones
 from contacts_api.config import get_settings
-from contacts_api.db import SessionFactory
+from contacts_api.db import SessionFactory, engine
 from contacts_api.jobs import Job
 from contacts_api.models import Contact, utc_now
 
@@ -41,6 +46,7 @@ class TrashPurger:
         self.clock = clock
         self.runs = 0  # finished runs, failed ones included
         self.purged = 0
+        self.pruned = 0  # tombstones of the change log
 
     async def purge_once(self) -> int:
         """Delete up to `batch` contacts whose time in the trash is over; how many it deleted."""
@@ -58,16 +64,29 @@ class TrashPurger:
             await session.commit()
         return int(result.rowcount)
 
+    async def prune_once(self) -> int:
+        """Delete up to `batch` tombstones of the change log older than TOMBSTONE_DAYS; how
+        many it deleted."""
+        async with engine.connect() as connection:
+            before = self.clock() - timedelta(days=TOMBSTONE_DAYS)
+            count = await prune_tombstones(connection, before, self.batch)
+            await connection.commit()
+        return count
+
     async def run(self, _due_at: datetime) -> None:
-        """One run of the job: batches until the expired contacts are gone."""
+        """One run of the job: batches until the expired contacts (and tombstones) are gone."""
         try:
             while True:
                 async with asyncio.timeout(self.timeout):
                     count = await self.purge_once()
+                    pruned = await self.prune_once()
                 self.purged += count
+                self.pruned += pruned
                 if count:
                     logger.info("Purged %d contacts from the trash", count)
-                if count < self.batch:
+                if pruned:
+                    logger.info("Pruned %d tombstones from the change log", pruned)
+                if max(count, pruned) < self.batch:
                     break
                 await asyncio.sleep(self.backlog_interval)  # a backlog: room for requests
         except Exception as exc:

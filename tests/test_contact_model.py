@@ -380,7 +380,9 @@ def test_search_reads_the_trigram_index_of_the_list_it_searches(
         "phone": lambda: phone_digits(Contact.phones).contains("3804412"),
         "company": lambda: contains_text(Contact.company, "acme"),
     }[search]()
-    statement = select(col(Contact.id)).where(col(Contact.owner_id) == 1, condition)
+    # The condition alone: with the owner's too, the planner may rightly prefer an index on
+    # the owner (CardDAV's names) for a tiny table, which says nothing of the expression.
+    statement = select(col(Contact.id)).where(condition)
     sql = str(
         statement.compile(dialect=sync_engine.dialect, compile_kwargs={"literal_binds": True})
     )

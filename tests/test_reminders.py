@@ -2,17 +2,20 @@
 pinned instants, through the real SMTP server of the tests (tests/smtp.py)."""
 
 import asyncio
-from datetime import UTC, datetime
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from functools import partial
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import delete
 
-from contacts_api.reminders import RunReport, run_reminders
+from contacts_api.jobs import JOBS, Job, Scheduler
+from contacts_api.reminders import ReminderRuns, RunReport, reminder_runs, run_reminders
 from tests.conftest import wait_until_mail_is_sent
-from tests.helpers import bearer, create_contact, log_in, sign_up
+from tests.helpers import bearer, create_contact, log_in, race, sign_up
 from tests.smtp import SmtpServer
 from tests.test_accounts import token_in, verify
 
@@ -24,6 +27,15 @@ FOOTER = (
     "You get this message because birthday reminders are on for your contacts_api account. "
     "To change them or turn them off: PUT /api/users/me/reminders.\n"
 )
+
+
+@pytest.fixture(autouse=True, scope="module")
+def paused_job() -> Iterator[None]:
+    """The app's own reminder job does nothing during these tests: each test runs the
+    reminders itself, at the instants it chooses, never at the machine's time."""
+    reminder_runs.paused = True
+    yield
+    reminder_runs.paused = False
 
 
 def verified_user(client: TestClient, mailbox: SmtpServer, email: str) -> Headers:
@@ -127,6 +139,12 @@ def test_settings_out_of_their_ranges_are_422(
     [problem] = response.json()["detail"]
     assert (problem["loc"][:2], problem["msg"]) == (["body", field], message)
     assert client.get(REMINDERS, headers=ann).json() == DEFAULTS
+
+
+def test_two_first_puts_at_once_both_succeed(client: TestClient, ann: Headers) -> None:
+    bodies = [DEFAULTS | {"hour": hour} for hour in (6, 7)]
+    assert race(client, [("PUT", REMINDERS, ann, body) for body in bodies]) == [200, 200]
+    assert client.get(REMINDERS, headers=ann).json()["hour"] in (6, 7)
 
 
 def test_deleting_the_account_deletes_its_reminders(
@@ -247,6 +265,49 @@ def test_reminders_turned_on_or_changed_after_the_hour_go_out_that_day(
     assert run(client, "2026-05-18T08:00:00+00:00") == RunReport(checked=1, sent=1)
     [_, message] = received(mailbox, 2)
     assert message["Subject"] == "Birthday in 6 days: Bob Lee"
+
+
+def test_a_run_that_fails_after_its_claim_leaves_the_day_to_the_next_run(
+    client: TestClient, mailbox: SmtpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import contacts_api.reminders
+
+    ann = verified_user(client, mailbox, "ann@example.com")
+    create_contact(client, ann, first_name="Bob", last_name="Lee", birthday="1990-05-17")
+    set_reminders(client, ann, enabled=True, days_before=[0])
+
+    async def outbox_fails(*_args: Any) -> None:
+        raise OSError("the database went away")
+
+    monkeypatch.setattr(contacts_api.reminders, "enqueue_many", outbox_fails)
+    with pytest.raises(OSError):
+        run(client, "2026-05-17T09:00:00+00:00")
+    monkeypatch.undo()
+    # The claim was rolled back with the failure: the next run sends the day's message.
+    assert run(client, "2026-05-17T09:05:00+00:00") == RunReport(checked=1, sent=1)
+    received(mailbox, 1)
+
+
+def test_a_time_zone_that_tzdata_no_longer_knows_holds_up_nobody_else(
+    client: TestClient, mailbox: SmtpServer, sync_engine: Any
+) -> None:
+    from sqlalchemy import text
+
+    ann = verified_user(client, mailbox, "ann@example.com")
+    bob = verified_user(client, mailbox, "bob@example.com")
+    for headers in (ann, bob):
+        create_contact(client, headers, first_name="Cy", last_name="Lee", birthday="--05-17")
+        set_reminders(client, headers, enabled=True, days_before=[0])
+    with sync_engine.begin() as connection:
+        connection.execute(
+            text(
+                "UPDATE reminder_settings SET time_zone = 'Gone/Zone' WHERE user_id ="
+                " (SELECT id FROM users WHERE email = 'bob@example.com')"
+            )
+        )
+    assert run(client, "2026-05-17T09:00:00+00:00") == RunReport(checked=1, sent=1)
+    [message] = received(mailbox, 1)
+    assert message["To"] == "ann@example.com"
 
 
 def test_a_day_missed_whole_is_never_sent_late(client: TestClient, mailbox: SmtpServer) -> None:
@@ -382,3 +443,59 @@ def test_two_runs_at_once_send_each_message_once(client: TestClient, mailbox: Sm
     assert sorted(message["To"] for message in messages) == [
         f"user{n}@example.com" for n in range(6)
     ]
+
+
+# --- As a job -----------------------------------------------------------------------------
+
+
+def test_the_run_is_a_job_of_the_app_every_five_minutes() -> None:
+    from contacts_api.jobs import scheduler
+
+    assert scheduler.jobs["birthday-reminders"].every == timedelta(minutes=5)
+
+
+@pytest.fixture
+def test_job(client: TestClient, sync_engine: Any) -> Iterator[str]:
+    """The name of a reminder job of the test's own, with no schedule before or after it."""
+    name = "test-birthday-reminders"
+    with sync_engine.begin() as connection:
+        connection.execute(delete(JOBS).where(JOBS.c.name == name))
+    yield name
+    with sync_engine.begin() as connection:
+        connection.execute(delete(JOBS).where(JOBS.c.name == name))
+
+
+def test_a_service_down_at_the_hour_sends_when_back_the_same_day_once_for_two_processes(
+    client: TestClient, mailbox: SmtpServer, test_job: str
+) -> None:
+    ann = verified_user(client, mailbox, "ann@example.com")
+    create_contact(client, ann, first_name="Bob", last_name="Lee", birthday="1990-05-17")
+    set_reminders(client, ann, enabled=True, days_before=[0])
+    now = [datetime(2026, 5, 17, 7, 55, tzinfo=UTC)]
+    # Two processes: each its scheduler and its reminder job, on one clock pinned here.
+    schedulers = []
+    for _ in range(2):
+        scheduler = Scheduler(clock=lambda: now[0])
+        scheduler.add(Job(test_job, timedelta(minutes=5), ReminderRuns(lambda: now[0]).run))
+        schedulers.append(scheduler)
+
+    def look() -> list[int]:
+        async def together() -> list[int]:
+            return list(await asyncio.gather(*(s.run_due() for s in schedulers)))
+
+        ran: list[int] = client.portal.call(together)  # type: ignore[union-attr]
+        wait_until_mail_is_sent()
+        return ran
+
+    assert sorted(look()) == [0, 1]  # 07:55: one of them runs it, before the hour
+    received(mailbox, 0)
+    # Down from 07:56 to 10:20: back, it sends at once, from one of the two.
+    now[0] = datetime(2026, 5, 17, 10, 20, tzinfo=UTC)
+    assert sorted(look()) == [0, 1]
+    [message] = received(mailbox, 1)
+    assert message["Subject"] == "Birthday today: Bob Lee"
+    # And never again that day.
+    for instant in ("10:25", "16:00", "23:55"):
+        now[0] = datetime.fromisoformat(f"2026-05-17T{instant}:00+00:00")
+        assert sorted(look()) == [0, 1]
+    received(mailbox, 1)

@@ -164,17 +164,25 @@ class Draft:
         return checked
 
     def _add(self, key: str, entry: dict[str, Any], limit: int, what: str, shown: str) -> bool:
-        entries: list[dict[str, Any]] = self.fields[key]
-        if len(entries) >= limit:
-            self.warn(what, shown, f"a contact has at most {limit}")
+        if self._full(key, limit, what, shown):
             return False
-        entries.append(entry)
+        self.fields[key].append(entry)
+        return True
+
+    def _full(self, key: str, limit: int, what: str, shown: str) -> bool:
+        """Whether the list is full, asked before a value is checked too: checking an address
+        costs about 0.1 ms, and a card of 1 MiB holds 30,000 of them."""
+        if len(self.fields[key]) < limit:
+            return False
+        self.warn(what, shown, f"a contact has at most {limit}")
         return True
 
     def email(self, address: str | None, label: str | None, what: str = "email") -> bool:
         address = clean_text(address)
         if not address:
             return True
+        if self._full("emails", MAX_EMAILS, what, address):
+            return False
         checked = self._checked(Email, address, what)
         if checked is None:
             return False
@@ -190,6 +198,8 @@ class Draft:
             number = number[4:]
         if not number:
             return True
+        if self._full("phones", MAX_PHONES, what, number):
+            return False
         checked = self._checked(PhoneNumber, number, what)
         if checked is None:
             return False

@@ -201,7 +201,10 @@ def _card(lines: list[str], raw_bytes: bool) -> CardRead:
         if not good:
             kept.append(found)  # the value as it came, for the vCards written of it
     _names_from_full_name(draft, full_name, kept)
-    kept.sort(key=properties.index)
+    # In the card's order. By identity: list.index compares properties field by field, which
+    # made a card of 20,000 EMAIL lines take 84 s (n² comparisons) where this takes milliseconds.
+    order = {id(prop): position for position, prop in enumerate(properties)}
+    kept.sort(key=lambda prop: order[id(prop)])
     if not draft.has_name():
         raise NotAContactFile("no name (N, FN or ORG)")
     _keep(draft, kept, entry_groups)

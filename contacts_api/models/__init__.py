@@ -22,10 +22,22 @@ SQLModel.metadata = MetaData(
     }
 )
 
+from contacts_api.models.app_passwords import (
+    MAX_APP_PASSWORDS,
+    AppPassword,
+    AppPasswordCreate,
+    AppPasswordMade,
+    AppPasswordPublic,
+)
 from contacts_api.models.background import JobSchedule, OutboxMessage
 from contacts_api.models.calendars import (
     BirthdayCalendar,
     BirthdayCalendarUrl,
+)
+from contacts_api.models.changes import (
+    ChangesPage,
+    ContactChange,
+    SyncState,
 )
 from contacts_api.models.contact_public import (
     PUBLIC_TABLE_FIELDS,
@@ -170,6 +182,7 @@ __all__ = [
     "IN_THE_BOOK",
     "IN_THE_TRASH",
     "MAX_ADDRESSES",
+    "MAX_APP_PASSWORDS",
     "MAX_DAYS_AHEAD",
     "MAX_EMAILS",
     "MAX_ID",
@@ -188,15 +201,21 @@ __all__ = [
     "AccountDeletion",
     "AddressPart",
     "Addresses",
+    "AppPassword",
+    "AppPasswordCreate",
+    "AppPasswordMade",
+    "AppPasswordPublic",
     "AuthSession",
     "Birthday",
     "BirthdayCalendar",
     "BirthdayCalendarUrl",
+    "ChangesPage",
     "Contact",
     "ContactAddress",
     "ContactAddressIn",
     "ContactBase",
     "ContactBirthday",
+    "ContactChange",
     "ContactCreate",
     "ContactEmail",
     "ContactEmailIn",
@@ -244,6 +263,7 @@ __all__ = [
     "Reminders",
     "ServiceStatus",
     "SkippedRecord",
+    "SyncState",
     "TimeZoneName",
     "Token",
     "TrashPage",

@@ -305,6 +305,9 @@ BIRTHDAY_KEY = (
     "CAST(substr(birthday, length(birthday) - 4, 2) AS INTEGER) * 100"
     " + CAST(substr(birthday, length(birthday) - 1, 2) AS INTEGER)"
 )
+# The last segment of a card's CardDAV path, as the database computes it for the index that
+# finds a card by it (the same text on PostgreSQL and SQLite). Migration 0014 writes it too.
+DAV_HREF = "coalesce(dav_name, uid || '.vcf')"
 # Where a contact stands in the list: by last name, else by first name, else by company.
 SORT_NAME = "coalesce(last_name, first_name, company)"
 
@@ -342,6 +345,8 @@ class Contact(SQLModel, table=True):
         # The trash page, newest deletion first; and the purge, oldest first over every owner.
         partial_index(IN_THE_TRASH, "owner_id", "deleted_at", "id"),
         partial_index(IN_THE_TRASH, "deleted_at"),
+        # A card by its CardDAV name (dav/): the name its creator chose, else `{uid}.vcf`.
+        Index("ix_contacts_owner_id_dav_href", "owner_id", text(DAV_HREF)),
     )
     # The computed keys come back in the INSERT's or UPDATE's RETURNING, instead of being
     # expired and loaded later (which an async session cannot do on attribute access).
@@ -368,6 +373,9 @@ class Contact(SQLModel, table=True):
     # The vCard properties that no field holds (PHOTO, NICKNAME, X-...), as their cards had
     # them: unfolded content lines, each ending in CRLF. Written back into every vCard.
     kept_properties: str | None = Field(default=None, sa_type=Text)
+    # The last segment of the card's CardDAV path when the device that made it with a PUT
+    # chose one other than `{uid}.vcf` (iOS and DAVx5 choose their own); None: `{uid}.vcf`.
+    dav_name: str | None = Field(default=None, max_length=255)
     sort_name: str | None = Field(
         default=None, sa_column=Column(String(100), Computed(SORT_NAME, persisted=True))
     )

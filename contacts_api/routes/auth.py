@@ -39,6 +39,7 @@ from contacts_api.ratelimit import (
     limit_signups,
     limit_token_requests,
 )
+from contacts_api.routes.app_passwords import revoke_app_passwords
 from contacts_api.routes.calendar import revoke_birthday_calendar
 from contacts_api.security import (
     InvalidToken,
@@ -312,9 +313,10 @@ async def log_out(body: RefreshTokenIn, session: SessionDep) -> None:
 )
 async def log_out_everywhere(user: CurrentUser, session: SessionDep) -> None:
     """End every session of the current user: all their tokens stop working at once, and the
-    address of their birthday calendar too."""
+    address of their birthday calendar and their app passwords too."""
     await revoke_sessions(session, col(AuthSession.user_id) == user.id)
     await revoke_birthday_calendar(session, user.id)
+    await revoke_app_passwords(session, user.id)
 
 
 # --- Messages --------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from sqlalchemy import insert
 from sqlalchemy import select as sql_select
 from sqlmodel import col, select
 
+from contacts_api.dav.cards import CARD_NAME
 from contacts_api.deps import CurrentUser, SessionDep
 from contacts_api.docs import UNAUTHORIZED, Responses, error, invalid
 from contacts_api.formats import (
@@ -173,6 +174,9 @@ class Known:
 
     def __init__(self) -> None:
         self.uids: dict[str, str] = {}
+        # The CardDAV names of the book's cards (dav/cards.py): a record whose `{UID}.vcf` is
+        # one of them gets a new UID, or two cards would have one address.
+        self.names: set[str] = set()
         self.named: dict[NameKey, list[tuple[set[str], set[str], str]]] = {}
 
     @staticmethod
@@ -213,9 +217,11 @@ async def _known_of(session: SessionDep, user_id: int) -> Known:
             col(Contact.company),
             col(Contact.emails),
             col(Contact.phones),
+            CARD_NAME,
         ).where(col(Contact.owner_id) == user_id, col(Contact.deleted_at).is_(None))
     )
-    for uid, first, last, company, emails, phones in rows:
+    for uid, first, last, company, emails, phones, name in rows:
+        known.names.add(name)
         addresses = {email["address"] for email in emails}
         known.add(
             uid,
@@ -281,6 +287,10 @@ async def import_contacts(
             skipped.append(SkippedRecord(item=item, reason=reason))
             continue
         uid = card.uid or new_uid()
+        if f"{uid}.vcf" in known.names:
+            uid = new_uid()
+            detail = f"UID {card.uid} replaced: {card.uid}.vcf is another card's CardDAV address"
+            found.warnings.append(ImportWarning(item=item, detail=detail))
         known.add(uid, key, emails, phones, f"item {item} of this file")
         rows.append(
             columns
@@ -323,5 +333,8 @@ async def import_contacts(
             )
     await session.commit()
     return ImportReport(
-        created=len(rows), skipped=skipped, errors=found.errors, warnings=found.warnings
+        created=len(rows),
+        skipped=skipped,
+        errors=found.errors,
+        warnings=sorted(found.warnings, key=lambda warning: warning.item),
     )

@@ -27,6 +27,7 @@ from contacts_api.models import (
 )
 from contacts_api.outbox import enqueue
 from contacts_api.ratelimit import EMAILS, enforce, limit_recovery_requests
+from contacts_api.routes.app_passwords import revoke_app_passwords
 from contacts_api.routes.auth import (
     CONTROL_CHARACTER,
     TOKEN_TEXT,
@@ -173,7 +174,8 @@ async def request_password_reset(body: PasswordForgotten, session: SessionDep) -
     dependencies=[Depends(limit_recovery_requests)],
 )
 async def reset_password(body: PasswordReset, session: SessionDep) -> None:
-    """Set a new password with the token of a reset message; every session ends."""
+    """Set a new password with the token of a reset message; every session and app password
+    ends."""
     user, state = await user_of_token(session, body.token, "reset_password")
     if state != state_digest(reset_state(user)):
         raise AppError(status.HTTP_400_BAD_REQUEST, INVALID_LINK)
@@ -196,3 +198,4 @@ async def reset_password(body: PasswordReset, session: SessionDep) -> None:
     send_notice(session, email, "Your password was reset")
     await revoke_sessions(session, col(AuthSession.user_id) == user.id)  # commits all three
     await revoke_birthday_calendar(session, user.id)
+    await revoke_app_passwords(session, user.id)

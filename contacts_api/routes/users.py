@@ -17,6 +17,7 @@ from contacts_api.models import (
     UserUpdate,
 )
 from contacts_api.ratelimit import EMAILS, LOGIN_ATTEMPTS, enforce
+from contacts_api.routes.app_passwords import revoke_app_passwords
 from contacts_api.routes.auth import (
     TOO_SHORT_PASSWORD,
     revoke_sessions,
@@ -111,7 +112,7 @@ async def delete_current_user(
     body: AccountDeletion, user: CurrentUser, session: SessionDep
 ) -> None:
     """Delete your account for good: every contact, label and session of yours goes with it,
-    and the address of your birthday calendar."""
+    the address of your birthday calendar and your app passwords."""
     await session.commit()  # release the connection during bcrypt
     await check_current_password(user, body.current_password)
     # The database deletes the rest: every table of a user's rows cascades from `users`.
@@ -127,7 +128,8 @@ async def delete_current_user(
     | TOO_MANY_REQUESTS,
 )
 async def change_password(body: PasswordChange, user: CurrentUser, session: SessionDep) -> None:
-    """Change your password; every one of your sessions ends, so log in again."""
+    """Change your password; every one of your sessions and app passwords ends, so log in
+    again."""
     await session.commit()  # the token check's read: release its connection during bcrypt
     await check_current_password(user, body.current_password)
     user.password_hash = await in_bcrypt_slot(hash_password, body.new_password)
@@ -138,3 +140,4 @@ async def change_password(body: PasswordChange, user: CurrentUser, session: Sess
     except StaleDataError:
         raise account_gone() from None
     await revoke_birthday_calendar(session, user.id)
+    await revoke_app_passwords(session, user.id)
