@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint migrate secret-key bench clean
+.PHONY: run test lint migrate secret-key bench bench-mail clean
 
 $(VENV)/installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +55,12 @@ bench: $(VENV)/installed-dev
 	$(BIN)/python -m bench.run
 	$(BIN)/python -m bench.sync
 	$(BIN)/python -m bench.dav
+
+# The routes that write a message (signup, forgot-password) and the outbox's delivery rate,
+# against a local SMTP sink (docs/performance.md#the-outbox-delivery-signup-and-forgot-password).
+bench-mail: $(VENV)/installed-dev
+	$(BIN)/python -m bench.accounts
+	$(BIN)/python -m bench.delivery
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
