@@ -162,3 +162,35 @@ def test_an_import_never_gives_two_cards_one_address(client: TestClient, ann: He
     assert other.startswith(path + "urn:uuid:")
     assert "FN:Bar One" in unfolded(client.get(path + "foo.vcf", auth=auth).text)
     assert "FN:Foo Two" in unfolded(client.get(other, auth=auth).text)
+
+
+def test_categories_that_make_no_label_are_kept(client: TestClient, ann: Headers) -> None:
+    # Past the 20th, over 50 characters, or with an escaped comma (which no label may hold,
+    # and which was split into two labels): left out of the labels, and lost with them.
+    auth = auth_of(client, ann)
+    path = book(client, ann)
+    many = "CATEGORIES:" + ",".join(f"c{i}" for i in range(300))
+    long = "CATEGORIES:Friends," + "x" * 51
+    comma = "CATEGORIES:a\\, b"
+    for name, line in (("many", many), ("long", long), ("comma", comma)):
+        sent = vcard(name, f"{name.title()} Person", line)
+        assert client.put(f"{path}{name}.vcf", auth=auth, content=sent).status_code == 201
+        assert line in unfolded(client.get(f"{path}{name}.vcf", auth=auth).text)
+    by_first = {
+        contact["first_name"]: contact["labels"]
+        for contact in client.get("/api/contacts", headers=ann).json()["items"]
+    }
+    twenty = sorted(f"c{i}" for i in range(20))  # the first 20, in the order of names
+    assert by_first == {"Many": twenty, "Long": ["Friends"], "Comma": []}
+    report = client.post(
+        "/api/contacts/import",
+        headers=ann,
+        files={"file": ("c.vcf", vcard("c-2", "Comma Again", comma).encode())},
+    ).json()
+    assert report["created"] == 1
+    assert report["warnings"] == [
+        {
+            "item": 1,
+            "detail": "category (CATEGORIES) 'a, b' left out: must not contain ',' or ';'",
+        }
+    ]

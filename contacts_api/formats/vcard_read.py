@@ -182,7 +182,8 @@ def _card(lines: list[str], raw_bytes: bool) -> CardRead:
         elif name == "NOTE":
             good = draft.text("notes", text(found.value), what)
         elif name == "CATEGORIES":
-            draft.labels(stringToTextValues(found.value), "category (CATEGORIES)")
+            what = "category (CATEGORIES)"
+            good = draft.labels(stringToTextValues(found.value), what, split=False)
         elif name == "X-FAVORITE":
             draft.fields["favorite"] = text(found.value).strip().upper() == "TRUE"
         elif name == "EMAIL":
