@@ -194,3 +194,21 @@ def test_categories_that_make_no_label_are_kept(client: TestClient, ann: Headers
             "detail": "category (CATEGORIES) 'a, b' left out: must not contain ',' or ';'",
         }
     ]
+
+
+def test_a_windows_1252_card_is_taken_as_the_import_takes_it(
+    client: TestClient, ann: Headers
+) -> None:
+    # Outlook's vCard 2.1, in the Windows code page: the import read it, a PUT refused it.
+    auth = auth_of(client, ann)
+    path = book(client, ann) + "outlook.vcf"
+    lines = ["BEGIN:VCARD", "VERSION:2.1", "N;CHARSET=Windows-1252:Müller;Jürgen;;;",
+             "FN;CHARSET=Windows-1252:Jürgen Müller", "NOTE:Grüße", "UID:w-1252",
+             "END:VCARD"]  # fmt: skip
+    body = ("\r\n".join(lines) + "\r\n").encode("windows-1252")
+    assert client.put(path, auth=auth, content=body).status_code == 201
+    sent_back = unfolded(client.get(path, auth=auth).text)
+    assert "FN:Jürgen Müller" in sent_back
+    assert "NOTE:Grüße" in sent_back
+    [contact] = client.get("/api/contacts", headers=ann).json()["items"]
+    assert (contact["first_name"], contact["last_name"]) == ("Jürgen", "Müller")
