@@ -302,6 +302,20 @@ def trash_purger(client: TestClient) -> Iterator[Any]:
     vars(purger).pop("purge_once", None)  # a test's stand-in for one run
 
 
+@pytest.fixture
+def background_stopped(client: TestClient) -> Iterator[None]:
+    """The app's outbox workers and job scheduler stopped for the test, started again after:
+    for a test that counts the app's connections or statements, which they would add to."""
+    from contacts_api.jobs import scheduler
+    from contacts_api.outbox import workers
+
+    client.portal.call(workers.stop)  # type: ignore[union-attr]
+    client.portal.call(scheduler.stop)  # type: ignore[union-attr]
+    yield
+    client.portal.call(scheduler.start)  # type: ignore[union-attr]
+    client.portal.call(workers.start)  # type: ignore[union-attr]
+
+
 # The statements of the background loops (contacts_api/outbox.py, contacts_api/jobs.py).
 BACKGROUND_POLL = re.compile(r"^(SELECT|UPDATE|DELETE)\b.*?\b(FROM|UPDATE) (outbox|jobs)\b", re.S)
 

@@ -162,3 +162,53 @@ def test_an_import_never_gives_two_cards_one_address(client: TestClient, ann: He
     assert other.startswith(path + "urn:uuid:")
     assert "FN:Bar One" in unfolded(client.get(path + "foo.vcf", auth=auth).text)
     assert "FN:Foo Two" in unfolded(client.get(other, auth=auth).text)
+
+
+def test_categories_that_make_no_label_are_kept(client: TestClient, ann: Headers) -> None:
+    # Past the 20th, over 50 characters, or with an escaped comma (which no label may hold,
+    # and which was split into two labels): left out of the labels, and lost with them.
+    auth = auth_of(client, ann)
+    path = book(client, ann)
+    many = "CATEGORIES:" + ",".join(f"c{i}" for i in range(300))
+    long = "CATEGORIES:Friends," + "x" * 51
+    comma = "CATEGORIES:a\\, b"
+    for name, line in (("many", many), ("long", long), ("comma", comma)):
+        sent = vcard(name, f"{name.title()} Person", line)
+        assert client.put(f"{path}{name}.vcf", auth=auth, content=sent).status_code == 201
+        assert line in unfolded(client.get(f"{path}{name}.vcf", auth=auth).text)
+    by_first = {
+        contact["first_name"]: contact["labels"]
+        for contact in client.get("/api/contacts", headers=ann).json()["items"]
+    }
+    twenty = sorted(f"c{i}" for i in range(20))  # the first 20, in the order of names
+    assert by_first == {"Many": twenty, "Long": ["Friends"], "Comma": []}
+    report = client.post(
+        "/api/contacts/import",
+        headers=ann,
+        files={"file": ("c.vcf", vcard("c-2", "Comma Again", comma).encode())},
+    ).json()
+    assert report["created"] == 1
+    assert report["warnings"] == [
+        {
+            "item": 1,
+            "detail": "category (CATEGORIES) 'a, b' left out: must not contain ',' or ';'",
+        }
+    ]
+
+
+def test_a_windows_1252_card_is_taken_as_the_import_takes_it(
+    client: TestClient, ann: Headers
+) -> None:
+    # Outlook's vCard 2.1, in the Windows code page: the import read it, a PUT refused it.
+    auth = auth_of(client, ann)
+    path = book(client, ann) + "outlook.vcf"
+    lines = ["BEGIN:VCARD", "VERSION:2.1", "N;CHARSET=Windows-1252:Müller;Jürgen;;;",
+             "FN;CHARSET=Windows-1252:Jürgen Müller", "NOTE:Grüße", "UID:w-1252",
+             "END:VCARD"]  # fmt: skip
+    body = ("\r\n".join(lines) + "\r\n").encode("windows-1252")
+    assert client.put(path, auth=auth, content=body).status_code == 201
+    sent_back = unfolded(client.get(path, auth=auth).text)
+    assert "FN:Jürgen Müller" in sent_back
+    assert "NOTE:Grüße" in sent_back
+    [contact] = client.get("/api/contacts", headers=ann).json()["items"]
+    assert (contact["first_name"], contact["last_name"]) == ("Jürgen", "Müller")

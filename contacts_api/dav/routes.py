@@ -59,7 +59,7 @@ from contacts_api.dav.xml import (
 )
 from contacts_api.deps import if_none_match_holds
 from contacts_api.errors import AppError
-from contacts_api.formats import CardRead, NotAContactFile, read_card
+from contacts_api.formats import CardRead, NotAContactFile, read_card_data
 from contacts_api.formats.vcard_write import Version
 from contacts_api.models import Contact, ContactCreate, User, etag, new_uid, no_control_characters
 
@@ -314,7 +314,7 @@ def invalid_card(problem: str) -> Response:
 
 async def put_card(request: Request, user: DavUserInfo, name: str, session: DavSession) -> Response:
     """Create or replace a card, read as an import reads it (every field, every kept
-    property), with a value that breaks a field's rule kept as it came (formats.read_card).
+    property), with a value that breaks a field's rule kept as it came (formats.read_card_data).
     `If-None-Match: *` only creates, `If-Match` only replaces; 201 or 204 with the ETag."""
     if len(name) > MAX_NAME_LENGTH:
         return forbidden(tag(DAV, "name-allowed"))
@@ -331,10 +331,9 @@ async def put_card(request: Request, user: DavUserInfo, name: str, session: DavS
     try:
         # In a thread: a card of 1 MiB may hold 30,000 values to check (about 1 s of CPU),
         # which on the event loop would stall every other request.
-        card = await to_thread.run_sync(read_card, body.decode("utf-8-sig"))
+        # Not UTF-8: read as the import reads Outlook's Windows-1252 vCards.
+        card = await to_thread.run_sync(read_card_data, body)
         contact_in = ContactCreate.model_validate(card.fields)
-    except UnicodeDecodeError:
-        return invalid_card("The card is not UTF-8 text")
     except NotAContactFile as exc:
         return invalid_card(str(exc))
     except ValidationError as exc:

@@ -230,26 +230,32 @@ class Draft:
             return not whole
         return self._add("addresses", entry, MAX_ADDRESSES, what, whole) and good
 
-    def labels(self, names: list[str], what: str = "label") -> None:
-        """Label names: each part between "," and ";" a label, Google's own groups left out
-        (its "starred" is the favourite flag)."""
+    def labels(self, names: list[str], what: str = "label", split: bool = True) -> bool:
+        """Label names: each part between "," and ";" a label (each name one, without
+        `split`: a vCard's list values, whose escaped commas are no separators), Google's
+        own groups left out (its "starred" is the favourite flag). False when a name makes
+        no label: the caller keeps the value as it came."""
+        taken = True
         for name in names:
             if STARRED.match(name.strip()):
                 self.fields["favorite"] = True
                 continue
-            for part in re.split("[,;]", name):
+            for part in re.split("[,;]", name) if split else [name]:
                 part = clean_text(part)
                 if not part or GOOGLE_SYSTEM_GROUP.match(part):
                     continue
                 checked = self._checked(LabelName, part, what)
-                if checked is None or checked.casefold() in map(
-                    str.casefold, self.fields["labels"]
-                ):
+                if checked is None:
+                    taken = False
+                    continue
+                if checked.casefold() in map(str.casefold, self.fields["labels"]):
                     continue
                 if len(self.fields["labels"]) >= MAX_LABELS:
                     self.warn(what, part, f"a contact has at most {MAX_LABELS} labels")
+                    taken = False
                     continue
                 self.fields["labels"].append(checked)
+        return taken
 
     def has_name(self) -> bool:
         return any(self.fields.get(key) for key in ("first_name", "last_name", "company"))

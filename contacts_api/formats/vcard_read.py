@@ -122,13 +122,13 @@ def read_vcards(text_: str, raw_bytes: bool = False) -> list[Record]:
     return records
 
 
-def read_card(text_: str) -> CardRead:
+def read_card(text_: str, raw_bytes: bool = False) -> CardRead:
     """One vCard's fields, UID, kept properties and warnings; NotAContactFile when the text
-    is not one vCard, or the card has no name."""
+    is not one vCard, or the card has no name. `raw_bytes`: as read_vcards."""
     cards = find_cards(text_)
     if len(cards) != 1 or cards[0] is None:
         raise NotAContactFile("Not one vCard: BEGIN:VCARD … END:VCARD")
-    return _card(cards[0], raw_bytes=False)
+    return _card(cards[0], raw_bytes)
 
 
 def _card(lines: list[str], raw_bytes: bool) -> CardRead:
@@ -182,7 +182,8 @@ def _card(lines: list[str], raw_bytes: bool) -> CardRead:
         elif name == "NOTE":
             good = draft.text("notes", text(found.value), what)
         elif name == "CATEGORIES":
-            draft.labels(stringToTextValues(found.value), "category (CATEGORIES)")
+            what = "category (CATEGORIES)"
+            good = draft.labels(stringToTextValues(found.value), what, split=False)
         elif name == "X-FAVORITE":
             draft.fields["favorite"] = text(found.value).strip().upper() == "TRUE"
         elif name == "EMAIL":
