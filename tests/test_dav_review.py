@@ -19,6 +19,7 @@ from tests.davhelp import (
     unfolded,
     vcard,
 )
+from tests.helpers import race
 
 Headers = dict[str, str]
 
@@ -235,3 +236,18 @@ def test_put_gives_an_etag_only_for_a_card_stored_as_sent(client: TestClient, an
         client.put(path, auth=auth, content=four).headers["etag"]
         == (client.get(path, auth=auth).headers["etag"])
     )
+
+
+def test_concurrent_app_passwords_never_pass_fifty(client: TestClient, ann: Headers) -> None:
+    # Each create counted, then inserted: two at once both found 49, and made 51.
+    passwords = "/api/users/me/app-passwords"
+    for round_ in range(5):
+        listed = client.get(passwords, headers=ann).json()
+        for extra in listed[48:]:
+            assert client.delete(f"{passwords}/{extra['id']}", headers=ann).status_code == 204
+        for n in range(len(listed), 48):
+            app_password(client, ann, f"device {n}")
+        calls = [("POST", passwords, ann, {"name": f"r{round_}.{n}"}) for n in range(4)]
+        codes = race(client, calls)
+        assert sorted(codes) == [201, 201, 409, 409], codes
+        assert len(client.get(passwords, headers=ann).json()) == 50
