@@ -19,6 +19,7 @@ from tests.davhelp import (
     unfolded,
     vcard,
 )
+from tests.helpers import race
 
 Headers = dict[str, str]
 
@@ -212,3 +213,41 @@ def test_a_windows_1252_card_is_taken_as_the_import_takes_it(
     assert "NOTE:Grüße" in sent_back
     [contact] = client.get("/api/contacts", headers=ann).json()["items"]
     assert (contact["first_name"], contact["last_name"]) == ("Jürgen", "Müller")
+
+
+def test_put_gives_an_etag_only_for_a_card_stored_as_sent(client: TestClient, ann: Headers) -> None:
+    # RFC 6352 §6.3.2.3: no strong ETag for a card that the server stores otherwise, so that
+    # the client fetches what is stored.
+    auth = auth_of(client, ann)
+    path = book(client, ann) + "e.vcf"
+    sent = vcard("e-1", "Eve Lee", "EMAIL;TYPE=INTERNET,HOME:eve@example.com")
+    made = client.put(path, auth=auth, content=sent)
+    assert made.status_code == 201
+    assert "etag" not in made.headers
+    stored = client.get(path, auth=auth)
+    assert "EMAIL;TYPE=home,pref:eve@example.com" in unfolded(stored.text)
+    # The card as stored, sent back with other line ends and folding: the same card.
+    again = stored.text.replace("\r\n", "\n").replace("eve@", "eve\n @")
+    same = client.put(path, auth=auth, content=again, headers={"If-Match": stored.headers["etag"]})
+    assert same.status_code == 204
+    assert same.headers["etag"] == client.get(path, auth=auth).headers["etag"]
+    four = client.get(path, auth=auth, headers={"Accept": "text/vcard; version=4.0"}).text
+    assert (
+        client.put(path, auth=auth, content=four).headers["etag"]
+        == (client.get(path, auth=auth).headers["etag"])
+    )
+
+
+def test_concurrent_app_passwords_never_pass_fifty(client: TestClient, ann: Headers) -> None:
+    # Each create counted, then inserted: two at once both found 49, and made 51.
+    passwords = "/api/users/me/app-passwords"
+    for round_ in range(5):
+        listed = client.get(passwords, headers=ann).json()
+        for extra in listed[48:]:
+            assert client.delete(f"{passwords}/{extra['id']}", headers=ann).status_code == 204
+        for n in range(len(listed), 48):
+            app_password(client, ann, f"device {n}")
+        calls = [("POST", passwords, ann, {"name": f"r{round_}.{n}"}) for n in range(4)]
+        codes = race(client, calls)
+        assert sorted(codes) == [201, 201, 409, 409], codes
+        assert len(client.get(passwords, headers=ann).json()) == 50

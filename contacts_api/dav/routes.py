@@ -6,6 +6,7 @@ or 403 for the book's MKCOL and its kind): WebDAV's methods are not FastAPI's us
 none of these routes is in the OpenAPI document (docs/sync.md describes them).
 """
 
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -315,7 +316,8 @@ def invalid_card(problem: str) -> Response:
 async def put_card(request: Request, user: DavUserInfo, name: str, session: DavSession) -> Response:
     """Create or replace a card, read as an import reads it (every field, every kept
     property), with a value that breaks a field's rule kept as it came (formats.read_card_data).
-    `If-None-Match: *` only creates, `If-Match` only replaces; 201 or 204 with the ETag."""
+    `If-None-Match: *` only creates, `If-Match` only replaces; 201 or 204, with the ETag
+    when the card is stored as it came (etag_if_same)."""
     if len(name) > MAX_NAME_LENGTH:
         return forbidden(tag(DAV, "name-allowed"))
     try:
@@ -344,7 +346,7 @@ async def put_card(request: Request, user: DavUserInfo, name: str, session: DavS
     if existing is None:
         if if_match is not None:
             return Response(status_code=status.HTTP_412_PRECONDITION_FAILED)
-        return await create_card(session, user, name, card, contact_in)
+        return await create_card(session, user, name, card, contact_in, body)
     if if_none_match is not None and if_none_match.strip() == "*":
         return Response(status_code=status.HTTP_412_PRECONDITION_FAILED)
     uid = card.uid or existing.uid
@@ -356,11 +358,32 @@ async def put_card(request: Request, user: DavUserInfo, name: str, session: DavS
         "dav_name": name_for(uid, name),
     }
     written = await write_contact(session, existing, lambda _: changes, contact_in.labels, if_match)
-    return Response(status_code=status.HTTP_204_NO_CONTENT, headers={"ETag": etag(written)})
+    return Response(status_code=status.HTTP_204_NO_CONTENT, headers=etag_if_same(written, body))
+
+
+def etag_if_same(contact: Contact, sent: bytes) -> dict[str, str]:
+    """The ETag of a card just written, only when the card as it is now written (in the
+    vCard version sent) holds the lines sent: RFC 6352 §6.3.2.3 forbids a strong ETag for a
+    card stored otherwise, and a client without one fetches the card (vdirsyncer, DAVx5)."""
+    lines = unfolded_lines(sent.decode("utf-8-sig", errors="replace"))
+    version: Version = "4.0" if "VERSION:4.0" in lines else "3.0"
+    if sorted(lines) != sorted(unfolded_lines(vcard_text(contact, version))):
+        return {}
+    return {"ETag": etag(contact)}
+
+
+def unfolded_lines(text: str) -> list[str]:
+    """A card's content lines, whatever its line ends and folding."""
+    return [line for line in re.sub(r"\r?\n[ \t]", "", text).splitlines() if line]
 
 
 async def create_card(
-    session: DavSession, user: DavUserInfo, name: str, card: CardRead, contact_in: ContactCreate
+    session: DavSession,
+    user: DavUserInfo,
+    name: str,
+    card: CardRead,
+    contact_in: ContactCreate,
+    sent: bytes,
 ) -> Response:
     # One creation of a user's card at a time (the user's row locked, as an import does), so
     # that two PUTs of one new name, or of one UID, cannot both create it.
@@ -385,5 +408,5 @@ async def create_card(
     await add_contact(session, contact, contact_in.labels)
     return Response(
         status_code=status.HTTP_201_CREATED,
-        headers={"ETag": etag(contact), "Location": card_path(user.id, name)},
+        headers=etag_if_same(contact, sent) | {"Location": card_path(user.id, name)},
     )

@@ -28,6 +28,7 @@ from contacts_api.models import (
     AppPasswordMade,
     AppPasswordPublic,
     AuthSession,
+    User,
     UTCDateTime,
     utc_now,
 )
@@ -95,6 +96,11 @@ async def create_app_password(
 ) -> AppPasswordMade:
     """Make a password for one device to sync your book with over CardDAV (HTTP Basic: your
     email and this password). It is shown this once."""
+    # One create of a user's at a time (their row locked, as a CardDAV PUT that creates a card
+    # does): two at once both counted 49, and made 51. SQLite's write lock does the same.
+    await session.exec(
+        select(User.id).where(col(User.id) == user.id).with_for_update(key_share=True)
+    )
     count = (
         await session.exec(
             select(func.count()).select_from(AppPassword).where(col(AppPassword.user_id) == user.id)
