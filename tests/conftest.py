@@ -321,10 +321,11 @@ BACKGROUND_POLL = re.compile(r"^(SELECT|UPDATE|DELETE)\b.*?\b(FROM|UPDATE) (outb
 
 
 @pytest.fixture
-def sql_statements(client: TestClient) -> Iterator[list[str]]:
+def sql_statements(client: TestClient, background_stopped: None) -> Iterator[list[str]]:
     """Every SQL statement the app's requests run during the test, in order (clear it to start
-    anew). The background work's polls of the outbox and the jobs run on the same engine at any
-    moment and are left out."""
+    anew). The background work (the outbox's workers, the jobs: the reminders, the purge) runs
+    on the same engine at any moment: it is stopped for the test, and its polls are left out
+    should one be under way as it stops."""
     from sqlalchemy import event
 
     from contacts_api.db import engine
