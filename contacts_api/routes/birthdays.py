@@ -14,7 +14,6 @@ from sqlalchemy import (
     and_,
     case,
     cast,
-    exists,
     func,
     literal,
     literal_column,
@@ -39,12 +38,10 @@ from contacts_api.models import (
     UNKNOWN_TIME_ZONE,
     Contact,
     ContactBirthday,
-    ContactLabel,
-    Label,
     birthday_key,
     birthday_parts,
 )
-from contacts_api.routes.contacts import BOOK_ORDER
+from contacts_api.routes.contacts import BOOK_ORDER, public_json_columns
 
 router = APIRouter(prefix="/contacts", tags=["contacts"], responses=UNAUTHORIZED)
 
@@ -129,12 +126,6 @@ async def read_upcoming_birthdays(
     return Response(to_json(upcoming), media_type="application/json")
 
 
-def json_timestamp(column: Any) -> ColumnElement[str]:
-    """A timestamp as the API writes it: UTC, microseconds unless there are none, "Z"."""
-    text = func.to_char(func.timezone("UTC", column), 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
-    return func.replace(text, ".000000Z", "Z")
-
-
 def birthdays_as_json(
     today: date,
     matches: tuple[ColumnElement[bool], ...],
@@ -144,31 +135,7 @@ def birthdays_as_json(
     """The answer of the birthdays route as one JSON text that PostgreSQL writes: each
     contact's fields as the API writes them (`row_to_json` of a row named like them), in
     the list's order."""
-    columns = dict(zip(PUBLIC_FIELDS, PUBLIC_COLUMNS, strict=True))
-    columns["created_at"] = json_timestamp(col(Contact.created_at))
-    columns["updated_at"] = json_timestamp(col(Contact.updated_at))
-    # The names in the order of `label_order`, compared code point by code point. The
-    # aggregate runs only for a contact that has labels: a probe of the pairs' primary key is
-    # cheaper than an empty join and aggregate (24.6 against 27.6 ms of PostgreSQL's CPU for a
-    # week of the bench's 100,000 contacts, none labelled; docs/performance.md).
-    of_this_contact = col(ContactLabel.contact_id) == col(Contact.id)
-    names = (
-        sql_select(
-            func.json_agg(
-                aggregate_order_by(
-                    col(Label.name),
-                    col(Label.sort_key).collate("C"),
-                    col(Label.name_key).collate("C"),
-                )
-            )
-        )
-        .join_from(ContactLabel, Label, col(ContactLabel.label_id) == col(Label.id))
-        .where(of_this_contact)
-        .correlate(Contact)
-        .scalar_subquery()
-    )
-    has_labels = exists().where(of_this_contact).correlate(Contact)
-    columns["labels"] = case((has_labels, names), else_=literal_column("'[]'::json"))
+    columns = public_json_columns()
     year = today.year + sort_key // 10000
     next_birthday = func.make_date(year, sort_key // 100 % 100, sort_key % 100)
     columns |= {
