@@ -108,18 +108,15 @@ def fake_contacts(owner_id: int, count: int, rng: random.Random) -> Iterator[tup
         )
 
 
-def seed(libpq_url: str) -> dict[int, int]:
-    """Users with books of each size, loaded with COPY; returns user id by book size.
-
-    Book size 0 is a user without contacts, whose many sessions feed the refresh grant.
-    """
+def load_books(libpq_url: str, sizes: tuple[int, ...]) -> dict[int, int]:
+    """One user per book size, their contacts loaded with COPY; user id by size."""
     from contacts_api.security import hash_password
 
     password_hash = hash_password(PASSWORD)
     rng = random.Random(2026)
     owners = {}
     with psycopg.connect(libpq_url) as conn:
-        for size in (0, *BOOK_SIZES):
+        for size in sizes:
             owners[size] = conn.execute(
                 "INSERT INTO users (email, password_hash, created_at) VALUES (%s, %s, now())"
                 " RETURNING id",
@@ -132,6 +129,15 @@ def seed(libpq_url: str) -> dict[int, int]:
             ) as copy:
                 for row in fake_contacts(owners[size], size, rng):
                     copy.write_row(row)
+    return owners
+
+
+def seed(libpq_url: str) -> dict[int, int]:
+    """Users with books of each size, loaded with COPY; returns user id by book size.
+
+    Book size 0 is a user without contacts, whose many sessions feed the refresh grant.
+    """
+    owners = load_books(libpq_url, (0, *BOOK_SIZES))
     # Statistics for the planner, as autovacuum would gather them in a database in steady use.
     with psycopg.connect(libpq_url, autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE")

@@ -34,7 +34,7 @@ import psycopg
 from sqlalchemy import make_url
 
 from bench.load import REPOSITORY, served
-from bench.seed import PASSWORD, fake_contacts
+from bench.seed import PASSWORD, load_books
 
 BOOK_SIZES = tuple(int(n) for n in os.environ.get("BENCH_SYNC_SIZES", "1000,100000").split(","))
 ROUNDS = int(os.environ.get("BENCH_SYNC_ROUNDS", "30"))
@@ -60,25 +60,7 @@ def database_urls() -> tuple[str, str]:
 
 def seed(libpq_url: str) -> dict[int, int]:
     """One user per book size, their contacts loaded with COPY; user id by size."""
-    from contacts_api.security import hash_password
-
-    password_hash = hash_password(PASSWORD)
-    rng = random.Random(2026)
-    owners = {}
-    with psycopg.connect(libpq_url) as conn:
-        for size in BOOK_SIZES:
-            owners[size] = conn.execute(
-                "INSERT INTO users (email, password_hash, created_at) VALUES (%s, %s, now())"
-                " RETURNING id",
-                (f"owner{size}@example.com", password_hash),
-            ).fetchone()[0]  # type: ignore[index]
-            with conn.cursor().copy(
-                "COPY contacts (owner_id, first_name, last_name, company, job_title, emails,"
-                " phones, addresses, websites, birthday, notes, created_at, updated_at)"
-                " FROM STDIN"
-            ) as copy:
-                for row in fake_contacts(owners[size], size, rng):
-                    copy.write_row(row)
+    owners = load_books(libpq_url, BOOK_SIZES)
     analyze(libpq_url)
     return owners
 
