@@ -7,11 +7,13 @@ contact's ETag, and a write here is a write there (routes/contacts.py's `write_c
 from typing import Any
 from urllib.parse import quote
 
-from sqlalchemy import func, literal_column
+from sqlalchemy import Integer, String, any_, bindparam, func, literal_column
 from sqlalchemy import select as sql_select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from contacts_api.db import engine
 from contacts_api.models import IN_THE_BOOK, Contact
 
 # A card's name: the last segment of its path, as the database computes it (DAV_HREF of the
@@ -37,8 +39,13 @@ def book_path(user_id: int) -> str:
     return f"/dav/addressbooks/{user_id}/contacts/"
 
 
+def quoted(name: str) -> str:
+    """A card's name as its href ends."""
+    return quote(name, safe=HREF_SAFE)
+
+
 def card_path(user_id: int, name: str) -> str:
-    return book_path(user_id) + quote(name, safe=HREF_SAFE)
+    return book_path(user_id) + quoted(name)
 
 
 def name_for(uid: str, chosen: str) -> str | None:
@@ -46,20 +53,32 @@ def name_for(uid: str, chosen: str) -> str | None:
     return None if chosen == f"{uid}.vcf" else chosen
 
 
+def one_of(expression: Any, values: list[Any], item_type: Any) -> Any:
+    """`expression IN values`. On PostgreSQL one array parameter (`= ANY`), so that a multiget
+    of 100 hrefs is one statement that SQLAlchemy and psycopg have seen before, not 100
+    parameters written out anew: that was a quarter of a first sync's server time."""
+    if engine.dialect.name == "postgresql":
+        return expression == any_(bindparam("values", values, type_=ARRAY(item_type)))
+    return expression.in_(values)
+
+
+def named(names: list[str]) -> Any:
+    return one_of(CARD_NAME, names, String)
+
+
 def mine(user_id: int) -> list[Any]:
     return [col(Contact.owner_id) == user_id, IN_THE_BOOK]
 
 
-async def card_listing(session: AsyncSession, user_id: int) -> list[Any]:
-    """Every card of the book: its id, name, version (for the ETag) and last change."""
+async def card_listing(session: AsyncSession, user_id: int, dated: bool = True) -> list[Any]:
+    """Every card of the book: its id, name, version (for the ETag) and, when `dated`, last
+    change (reading 10,000 dates took longer than writing the listing's XML)."""
+    columns: list[Any] = [col(Contact.id), CARD_NAME.label("name"), col(Contact.version)]
+    if dated:
+        columns.append(col(Contact.updated_at))
     found = await session.exec(
-        sql_select(  # type: ignore[call-overload]
-            col(Contact.id), CARD_NAME.label("name"), col(Contact.version),
-            col(Contact.updated_at),
-        )
-        .where(*mine(user_id))
-        .order_by(col(Contact.id))
-    )  # fmt: skip
+        sql_select(*columns).where(*mine(user_id)).order_by(col(Contact.id))  # type: ignore[call-overload]
+    )
     return list(found.all())
 
 
@@ -67,9 +86,7 @@ async def cards_named(session: AsyncSession, user_id: int, names: list[str]) -> 
     """The contacts of the book with these names (with their labels), by name."""
     if not names:
         return {}
-    found = await session.exec(
-        select(Contact, CARD_NAME).where(*mine(user_id), CARD_NAME.in_(names))
-    )
+    found = await session.exec(select(Contact, CARD_NAME).where(*mine(user_id), named(names)))
     cards: dict[str, Contact] = {}
     for contact, name in found.all():
         cards.setdefault(name, contact)  # two of one name (a restore): the first made
@@ -82,11 +99,14 @@ async def card_heads(session: AsyncSession, user_id: int, names: list[str]) -> d
     not read again."""
     if not names:
         return {}
-    found = await session.exec(
-        sql_select(  # type: ignore[call-overload]
+    # On the session's connection: no ORM step for rows that are no entities (a tenth of a
+    # multiget's time).
+    connection = await session.connection()
+    found = await connection.execute(
+        sql_select(
             col(Contact.id), col(Contact.version), col(Contact.updated_at),
             CARD_NAME.label("name"),
-        ).where(*mine(user_id), CARD_NAME.in_(names))
+        ).where(*mine(user_id), named(names))
     )  # fmt: skip
     heads: dict[str, Any] = {}
     for row in found.all():
@@ -97,7 +117,8 @@ async def card_heads(session: AsyncSession, user_id: int, names: list[str]) -> d
 async def contacts_by_id(session: AsyncSession, ids: list[int]) -> dict[int, Contact]:
     if not ids:
         return {}
-    found = await session.exec(select(Contact).where(col(Contact.id).in_(ids), IN_THE_BOOK))
+    query = select(Contact).where(one_of(col(Contact.id), ids, Integer), IN_THE_BOOK)
+    found = await session.exec(query)
     return {contact.id: contact for contact in found.all()}  # type: ignore[misc]
 
 

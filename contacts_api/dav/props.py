@@ -11,8 +11,18 @@ from email.utils import format_datetime
 from typing import Any
 
 from contacts_api.dav.auth import DavUserInfo
-from contacts_api.dav.cards import home_path, principal_path
-from contacts_api.dav.xml import CARD, CS, DAV, element, escape, href, propstats, tag
+from contacts_api.dav.cards import book_path, home_path, principal_path, quoted
+from contacts_api.dav.xml import (
+    CARD,
+    CS,
+    DAV,
+    STATUS_LINES,
+    element,
+    escape,
+    href,
+    propstats,
+    tag,
+)
 from contacts_api.formats import write_card
 from contacts_api.formats.vcard_write import Version
 from contacts_api.models import etag
@@ -121,32 +131,39 @@ def http_date(moment: datetime) -> str:
 
 # The text of the cards written lately, by what they are written from: the contact's id,
 # version (raised by every change of its representation, labels included) and last change
-# (so that a reused id, after a restore from a dump, is another key), and the vCard version.
-# A first sync of 10,000 cards wrote each card in about 0.1 ms of CPU (a third of a
-# multiget's time); a second device's sync, or the next after a restart of nothing, finds
-# them here. About 400 bytes a card.
+# (so that a reused id, after a restore from a dump, is another key), and the vCard version;
+# each as it is and escaped for a multiget's XML. A first sync of 10,000 cards wrote each card
+# in about 0.1 ms of CPU (a third of a multiget's time); a second device's sync, or the next
+# after a restart of nothing, finds them here. About 800 bytes a card.
 CARDS_KEPT = 20_000
-_written: dict[tuple[Any, ...], str] = {}
+_written: dict[tuple[Any, ...], tuple[str, str]] = {}
 
 
 def card_key(contact: Any, version: Version) -> tuple[Any, ...]:
     return (contact.id, contact.version, contact.updated_at, version)
 
 
-def kept_card(key: tuple[Any, ...]) -> str | None:
+def kept_card(key: tuple[Any, ...]) -> tuple[str, str] | None:
+    """The card of this key, and its XML text, when they were written lately."""
     return _written.get(key)
+
+
+def written_card(contact: Any, version: Version = "3.0") -> tuple[str, str]:
+    """The card of a contact (an entity or a row with its fields and labels), and its XML
+    text (escaped for a multiget's `address-data`)."""
+    key = card_key(contact, version)
+    kept = _written.get(key)
+    if kept is None:
+        text = write_card(contact, version)
+        if len(_written) >= CARDS_KEPT:
+            del _written[next(iter(_written))]  # the oldest written
+        kept = _written[key] = (text, escape(text))
+    return kept
 
 
 def vcard_text(contact: Any, version: Version = "3.0") -> str:
     """The card of a contact (an entity or a row with its fields and labels)."""
-    key = card_key(contact, version)
-    text = _written.get(key)
-    if text is None:
-        text = write_card(contact, version)
-        if len(_written) >= CARDS_KEPT:
-            del _written[next(iter(_written))]  # the oldest written
-        _written[key] = text
-    return text
+    return written_card(contact, version)[0]
 
 
 def card_props(etag_: str, updated_at: Any, text: Callable[[], str] | None) -> Props:
@@ -165,3 +182,28 @@ def card_props(etag_: str, updated_at: Any, text: Callable[[], str] | None) -> P
 
 def card_entity_props(contact: Any) -> Props:
     return card_props(etag(contact), contact.updated_at, lambda: vcard_text(contact))
+
+
+# What clients ask of every card in a Depth-1 listing (getetag, most often alone), each
+# written from a row of `cards.card_listing`.
+LISTED: dict[str, Callable[[Any], str]] = {
+    tag(DAV, "getetag"): lambda row: f"<d:getetag>{escape(etag(row))}</d:getetag>",
+    tag(DAV, "getcontenttype"): lambda _: f"<d:getcontenttype>{CONTENT_TYPE}</d:getcontenttype>",
+    tag(DAV, "resourcetype"): lambda _: "<d:resourcetype/>",
+    tag(DAV, "getlastmodified"): lambda row: (
+        f"<d:getlastmodified>{http_date(row.updated_at)}</d:getlastmodified>"
+    ),
+}
+
+
+def listed_cards(user_id: int, rows: list[Any], requested: list[str]) -> list[str]:
+    """The responses of a listing that asks only for properties of `LISTED`, written straight
+    out: 10,000 cards in about 20 ms, against 60 to 85 ms through `answer`."""
+    start = f"<d:response><d:href>{escape(book_path(user_id))}"
+    middle = "</d:href><d:propstat><d:prop>"
+    end = f"</d:prop><d:status>{STATUS_LINES[200]}</d:status></d:propstat></d:response>"
+    writers = [LISTED[name] for name in requested]
+    return [
+        f"{start}{escape(quoted(row.name))}{middle}{''.join(w(row) for w in writers)}{end}"
+        for row in rows
+    ]

@@ -8,7 +8,6 @@ none of these routes is in the OpenAPI document (docs/sync.md describes them).
 
 import re
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from anyio import to_thread
 from fastapi import APIRouter, Request, Response, status
@@ -31,6 +30,7 @@ from contacts_api.dav.cards import (
 )
 from contacts_api.dav.props import (
     CONTENT_TYPE,
+    LISTED,
     MAX_CARD_BYTES,
     Props,
     answer,
@@ -40,6 +40,7 @@ from contacts_api.dav.props import (
     context_props,
     home_props,
     http_date,
+    listed_cards,
     principal_props,
     vcard_text,
 )
@@ -49,9 +50,6 @@ from contacts_api.dav.xml import (
     CARD,
     CS,
     DAV,
-    STATUS_LINES,
-    escape,
-    href,
     multistatus,
     parse,
     requested_props,
@@ -224,10 +222,11 @@ async def serve_book(
         return refuse(request, "book")
 
     async def cards(requested: Requested) -> list[str]:
-        rows = await card_listing(session, user.id)
         if requested is not None and set(requested) <= set(LISTED):
             # What clients ask of every card (getetag, most often alone): written straight out.
-            return [listed_card(user.id, row, requested) for row in rows]
+            dated = tag(DAV, "getlastmodified") in requested
+            return listed_cards(user.id, await card_listing(session, user.id, dated), requested)
+        rows = await card_listing(session, user.id)
         return [
             response(
                 card_path(user.id, row.name),
@@ -240,24 +239,6 @@ async def serve_book(
         return book_path(user.id), await the_book_props(session, user, requested)
 
     return await propfind(request, own, cards)
-
-
-LISTED: dict[str, Callable[[Any], str]] = {
-    tag(DAV, "getetag"): lambda row: f"<d:getetag>{escape(etag(row))}</d:getetag>",
-    tag(DAV, "getcontenttype"): lambda _: f"<d:getcontenttype>{CONTENT_TYPE}</d:getcontenttype>",
-    tag(DAV, "resourcetype"): lambda _: "<d:resourcetype/>",
-    tag(DAV, "getlastmodified"): lambda row: (
-        f"<d:getlastmodified>{http_date(row.updated_at)}</d:getlastmodified>"
-    ),
-}
-
-
-def listed_card(user_id: int, row: Any, requested: list[str]) -> str:
-    props = "".join(LISTED[name](row) for name in requested)
-    return (
-        f"<d:response>{href(card_path(user_id, row.name))}<d:propstat><d:prop>{props}</d:prop>"
-        f"<d:status>{STATUS_LINES[200]}</d:status></d:propstat></d:response>"
-    )
 
 
 # --- One card --------------------------------------------------------------------------------
