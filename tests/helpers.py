@@ -86,13 +86,14 @@ def assert_too_many(response: Any, window_seconds: int, burst_started: float) ->
 
 
 def race(client: Any, calls: list[tuple[str, str, dict[str, str], Any]]) -> list[int]:
-    """Send the requests (method, url, headers, JSON body) at once: every thread waits at a
-    barrier, then sends. Their status codes, in the order given."""
+    """Send the requests (method, url, headers, body: JSON, or bytes as they are) at once:
+    every thread waits at a barrier, then sends. Their status codes, in the order given."""
     barrier = threading.Barrier(len(calls))
 
     def call(method: str, url: str, headers: dict[str, str], body: Any) -> int:
+        sent = {"content": body} if isinstance(body, bytes) else {"json": body}
         barrier.wait()
-        return int(client.request(method, url, headers=headers, json=body).status_code)
+        return int(client.request(method, url, headers=headers, **sent).status_code)
 
     with ThreadPoolExecutor(max_workers=len(calls)) as pool:
         futures = [pool.submit(call, *arguments) for arguments in calls]

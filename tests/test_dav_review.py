@@ -2,6 +2,7 @@
 a card of 20,000 values, credentials and bodies that are not what they claim, answers that
 must stay well-formed XML, and a UID that one card may not take from another."""
 
+from base64 import b64encode
 from typing import Any
 
 from defusedxml import ElementTree
@@ -106,6 +107,25 @@ def test_a_replacing_put_may_not_take_another_cards_uid(client: TestClient, ann:
     [condition] = list(ElementTree.fromstring(answer.content))
     assert condition.tag == f"{CARD}no-uid-conflict"
     assert "UID:u-2" in unfolded(client.get(path + "bob.vcf", auth=auth).text)
+
+
+def test_two_cards_given_one_new_uid_at_once_are_not_both_taken(
+    client: TestClient, ann: Headers
+) -> None:
+    # Each replacing PUT looked for the UID, then wrote: both found it free.
+    auth = auth_of(client, ann)
+    path = book(client, ann)
+    basic = {"Authorization": "Basic " + b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()}
+    for round_ in range(5):
+        names = [f"r{round_}-{n}.vcf" for n in range(3)]
+        for n, name in enumerate(names):
+            answer = client.put(path + name, auth=auth, content=vcard(f"r{round_}-{n}"))
+            assert answer.status_code == 201
+        new_uid = vcard(f"taken-{round_}").encode()
+        codes = race(client, [("PUT", path + name, basic, new_uid) for name in names])
+        assert sorted(codes) == [204, 403, 403], codes
+        uids = [unfolded(client.get(path + name, auth=auth).text) for name in names]
+        assert sum(f"UID:taken-{round_}" in card for card in uids) == 1
 
 
 def card_hrefs(client: TestClient, path: str, auth: Any) -> list[str]:

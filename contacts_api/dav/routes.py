@@ -13,7 +13,6 @@ from anyio import to_thread
 from fastapi import APIRouter, Request, Response, status
 from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
-from sqlmodel import col, select
 
 from contacts_api.contact_writes import add_contact, trash_contact, write_contact
 from contacts_api.dav.auth import DavSession, DavUser, DavUserInfo
@@ -24,6 +23,7 @@ from contacts_api.dav.cards import (
     card_named,
     card_path,
     home_path,
+    lock_book,
     name_for,
     principal_path,
     uid_in_use,
@@ -60,7 +60,7 @@ from contacts_api.deps import if_none_match_holds
 from contacts_api.errors import AppError
 from contacts_api.formats import CardRead, NotAContactFile, read_card_data
 from contacts_api.formats.vcard_write import Version
-from contacts_api.models import Contact, ContactCreate, User, etag, new_uid, no_control_characters
+from contacts_api.models import Contact, ContactCreate, etag, new_uid, no_control_characters
 
 router = APIRouter(include_in_schema=False)
 
@@ -331,8 +331,12 @@ async def put_card(request: Request, user: DavUserInfo, name: str, session: DavS
     if if_none_match is not None and if_none_match.strip() == "*":
         return Response(status_code=status.HTTP_412_PRECONDITION_FAILED)
     uid = card.uid or existing.uid
-    if uid != existing.uid and await uid_in_use(session, user.id, uid, other_than=existing.id):
-        return forbidden(tag(CARD, "no-uid-conflict"))
+    if uid != existing.uid:
+        # Under the lock a creation takes: two cards given one new UID at once cannot both pass.
+        await lock_book(session, user.id)
+        if await uid_in_use(session, user.id, uid, other_than=existing.id):
+            await session.rollback()
+            return forbidden(tag(CARD, "no-uid-conflict"))
     changes = contact_in.columns() | {
         "uid": uid,
         "kept_properties": card.kept,
@@ -366,11 +370,9 @@ async def create_card(
     contact_in: ContactCreate,
     sent: bytes,
 ) -> Response:
-    # One creation of a user's card at a time (the user's row locked, as an import does), so
-    # that two PUTs of one new name, or of one UID, cannot both create it.
-    await session.exec(
-        select(User.id).where(col(User.id) == user.id).with_for_update(key_share=True)
-    )
+    # One creation at a time, so that two PUTs of one new name, or of one UID, cannot both
+    # create it.
+    await lock_book(session, user.id)
     if await card_named(session, user.id, name) is not None:
         await session.rollback()
         return Response(status_code=status.HTTP_412_PRECONDITION_FAILED)
