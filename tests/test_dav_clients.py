@@ -1,7 +1,9 @@
 """CardDAV with real clients over a served app: vdirsyncer (with khard reading its folder) syncs
-both ways and resolves conflicts as its config says; and the requests DAVx5 and Thunderbird
-make that vdirsyncer does not (getctag, a listing, multigets in batches)."""
+both ways and resolves conflicts as its config says; webdav4, a WebDAV library, lists, reads,
+writes and deletes cards as files; and the requests DAVx5 and Thunderbird make that vdirsyncer
+does not (getctag, a listing, multigets in batches)."""
 
+import io
 import os
 import subprocess
 import sys
@@ -12,6 +14,7 @@ from typing import Any
 import httpx2 as httpx
 import pytest
 from fastapi.testclient import TestClient
+from webdav4.client import Client as WebDavClient
 
 from tests.davhelp import CS, card_hrefs, multiget_body, propfind, props_body, report, responses
 from tests.helpers import bearer, log_in, sign_up
@@ -187,6 +190,40 @@ def test_a_conflict_is_resolved_as_vdirsyncers_config_says(
     sync.run("sync")
     assert list(sync.cards().values()) == [f"Carol {winner}"]
     assert rest_names(server, ann) == [f"Carol {winner}"]
+
+
+def test_a_webdav_library_sees_the_book_as_a_folder_of_cards(
+    server: httpx.Client, ann: dict[str, Any]
+) -> None:
+    # webdav4 lists with an allprop PROPFIND (no body) and parses the answer with its own
+    # reader: names, types, lengths, dates and ETags as a file manager would show them.
+    made = add(server, ann, "Ann", "Lee")
+    me = server.get("/api/users/me", headers=ann["headers"]).json()["id"]
+    home = f"{server.base_url}/dav/addressbooks/{me}/"
+    dav = WebDavClient(home, auth=(EMAIL, ann["password"]))
+    with dav.http:  # its connections closed at the end
+        assert dav.isdir("contacts")
+        [listed] = dav.ls("contacts", detail=True)
+        rest = server.get(f"/api/contacts/{made['id']}", headers=ann["headers"])
+        card = dav.http.get(f"{home}{listed['name']}").content
+        assert (listed["type"], listed["etag"]) == ("file", rest.headers["etag"])
+        assert listed["content_length"] == len(card)
+        assert listed["content_type"] == "text/vcard; charset=utf-8"
+        assert listed["modified"] is not None
+
+        sent = vcard("webdav4-uid", "Web", "Dav").encode()
+        dav.upload_fileobj(io.BytesIO(sent), "contacts/webdav4.vcf")
+        assert rest_names(server, ann) == ["Web Dav", "Ann Lee"]  # by last name
+        fetched = io.BytesIO()
+        dav.download_fileobj("contacts/webdav4.vcf", fetched)
+        assert sorted(fetched.getvalue().split(b"\r\n")) == sorted(sent.split(b"\r\n"))
+        assert dav.info("contacts/webdav4.vcf")["content_length"] == len(sent)
+
+        dav.remove("contacts/webdav4.vcf")
+        assert not dav.exists("contacts/webdav4.vcf")
+        assert rest_names(server, ann) == ["Ann Lee"]
+        trash = server.get("/api/contacts/trash", headers=ann["headers"]).json()["items"]
+        assert [(c["first_name"], c["last_name"]) for c in trash] == [("Web", "Dav")]
 
 
 # --- What DAVx5 and Thunderbird ask ---------------------------------------------------------------

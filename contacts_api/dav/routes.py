@@ -22,6 +22,7 @@ from contacts_api.dav.cards import (
     card_listing,
     card_named,
     card_path,
+    every_card,
     home_path,
     lock_book,
     name_for,
@@ -226,6 +227,12 @@ async def serve_book(
             # What clients ask of every card (getetag, most often alone): written straight out.
             dated = tag(DAV, "getlastmodified") in requested
             return listed_cards(user.id, await card_listing(session, user.id, dated), requested)
+        if requested is None or tag(DAV, "getcontentlength") in requested:
+            # Each card's length: each card written (kept for the multiget that follows).
+            return [
+                response(card_path(user.id, name), answer(requested, card_entity_props(contact)))
+                for contact, name in await every_card(session, user.id)
+            ]
         rows = await card_listing(session, user.id)
         return [
             response(
