@@ -31,6 +31,7 @@ from contacts_api.deps import (
     PUBLIC_FIELDS,
     Today,
     TokenClaims,
+    public_json_columns,
     session_user_id,
 )
 from contacts_api.docs import UNAUTHORIZED, invalid
@@ -41,7 +42,7 @@ from contacts_api.models import (
     birthday_key,
     birthday_parts,
 )
-from contacts_api.routes.contacts import BOOK_ORDER, public_json_columns
+from contacts_api.routes.contacts import BOOK_ORDER
 
 router = APIRouter(prefix="/contacts", tags=["contacts"], responses=UNAUTHORIZED)
 

@@ -17,15 +17,12 @@ from sqlalchemy import (
     Select,
     Text,
     bindparam,
-    case,
-    exists,
     func,
     literal_column,
     or_,
     true,
 )
 from sqlalchemy import select as sql_select
-from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlmodel import col
 
 from contacts_api.contact_writes import (
@@ -50,6 +47,7 @@ from contacts_api.deps import (
     TokenClaims,
     first_statement,
     if_none_match_holds,
+    public_json_columns,
     session_is_open,
     session_parameters,
     session_user_id,
@@ -287,43 +285,6 @@ def book_page(filters: list[ColumnElement[bool]]) -> tuple[Select[Any], Select[A
         .offset(bindparam("offset"))
     )
     return page, count
-
-
-def json_timestamp(column: Any) -> ColumnElement[str]:
-    """A timestamp as the API writes it: UTC, microseconds unless there are none, "Z"."""
-    text = func.to_char(func.timezone("UTC", column), 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
-    return func.replace(text, ".000000Z", "Z")
-
-
-def public_json_columns() -> dict[str, Any]:
-    """The columns of ContactPublic as PostgreSQL's `row_to_json` should write them, by name:
-    the same text as the API's own JSON (timestamps, the labels' names in their order)."""
-    columns: dict[str, Any] = dict(zip(PUBLIC_FIELDS, PUBLIC_COLUMNS, strict=True))
-    columns["created_at"] = json_timestamp(col(Contact.created_at))
-    columns["updated_at"] = json_timestamp(col(Contact.updated_at))
-    # The names in the order of `label_order`, compared code point by code point. The
-    # aggregate runs only for a contact that has labels: a probe of the pairs' primary key is
-    # cheaper than an empty join and aggregate (24.6 against 27.6 ms of PostgreSQL's CPU for a
-    # week of the bench's 100,000 contacts, none labelled; docs/performance.md).
-    of_this_contact = col(ContactLabel.contact_id) == col(Contact.id)
-    names = (
-        sql_select(
-            func.json_agg(
-                aggregate_order_by(
-                    col(Label.name),
-                    col(Label.sort_key).collate("C"),
-                    col(Label.name_key).collate("C"),
-                )
-            )
-        )
-        .join_from(ContactLabel, Label, col(ContactLabel.label_id) == col(Label.id))
-        .where(of_this_contact)
-        .correlate(Contact)
-        .scalar_subquery()
-    )
-    has_labels = exists().where(of_this_contact).correlate(Contact)
-    columns["labels"] = case((has_labels, names), else_=literal_column("'[]'::json"))
-    return columns
 
 
 def book_page_json(filters: list[ColumnElement[bool]]) -> Select[Any]:
