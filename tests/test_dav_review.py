@@ -14,8 +14,10 @@ from tests.davhelp import (
     DAV,
     app_password,
     book,
+    multiget_body,
     propfind,
     props_body,
+    report,
     responses,
     unfolded,
     vcard,
@@ -126,6 +128,47 @@ def test_two_cards_given_one_new_uid_at_once_are_not_both_taken(
         assert sorted(codes) == [204, 403, 403], codes
         uids = [unfolded(client.get(path + name, auth=auth).text) for name in names]
         assert sum(f"UID:taken-{round_}" in card for card in uids) == 1
+
+
+def test_a_nul_in_a_card_name_is_no_card_not_a_500(client: TestClient, ann: Headers) -> None:
+    # PostgreSQL's text holds no NUL: the name went to the query as it came.
+    auth = auth_of(client, ann)
+    path = book(client, ann)
+    assert client.put(path + "a.vcf", auth=auth, content=vcard("u-a")).status_code == 201
+    hrefs = [path + "a%00.vcf", path + "a.vcf"]
+    found = responses(report(client, path, auth, multiget_body(hrefs)))
+    assert [found[h]["status"] for h in hrefs] == [404, None]
+    for method in ("GET", "HEAD", "DELETE", "PROPFIND"):
+        assert client.request(method, path + "a%00.vcf", auth=auth).status_code == 404, method
+    answer = client.put(path + "b%00.vcf", auth=auth, content=vcard("u-b"))
+    assert answer.status_code == 403
+    assert card_hrefs(client, path, auth) == [path, path + "a.vcf"]
+
+
+def test_a_card_the_book_cannot_keep_as_sent_is_refused_not_a_500(
+    client: TestClient, ann: Headers
+) -> None:
+    # A UID over the column's 255 characters, and a NUL anywhere, reached the database.
+    auth = auth_of(client, ann)
+    path = book(client, ann)
+    uid_problem = "The card's UID cannot be kept: "
+    refused = {
+        "long.vcf": (vcard("u" * 256), uid_problem + "it is longer than 255 characters"),
+        "control.vcf": (vcard("u\x01"), uid_problem + "it must not contain control characters"),
+        "nul.vcf": (
+            vcard("u-n", "Bob Smith", "NOTE:a\x00b"),
+            "The card is not text: it holds NUL characters",
+        ),
+    }
+    for name, (card, problem) in refused.items():
+        answer = client.put(path + name, auth=auth, content=card.encode())
+        assert answer.status_code == 403, name
+        [condition] = list(ElementTree.fromstring(answer.content))
+        assert condition.tag == f"{CARD}valid-address-data"
+        assert answer.headers["x-problem"] == problem
+    answer = client.put(path + "fits.vcf", auth=auth, content=vcard("u" * 255))
+    assert answer.status_code == 201
+    assert card_hrefs(client, path, auth) == [path, path + "fits.vcf"]
 
 
 def card_hrefs(client: TestClient, path: str, auth: Any) -> list[str]:

@@ -182,6 +182,27 @@ def test_a_value_that_breaks_a_rule_is_a_warning_and_kept_as_its_line(
     assert f"\r\n{line}\r\n" in export(client, ann)
 
 
+def test_a_uid_no_contact_can_keep_is_a_warning_and_the_contact_gets_a_new_one(
+    client: TestClient, ann: Headers
+) -> None:
+    # A UID over the column's 255 characters reached the database: a 500.
+    long_uid = "u" * 256
+    report = import_file(
+        client, ann, card(f"UID:{long_uid}", "N:Doe;Jane") + card("UID:u\x01", "N:Roe;Rob")
+    )
+    left_out = "uid (UID) {} left out: it {}; the contact has a new one"
+    too_long = left_out.format(repr("u" * 39 + "…"), "is longer than 255 characters")
+    control = left_out.format(repr("u\x01"), "must not contain control characters")
+    assert report == {
+        "created": 2,
+        "skipped": [],
+        "errors": [],
+        "warnings": [{"item": 1, "detail": too_long}, {"item": 2, "detail": control}],
+    }
+    uids = [line for line in export(client, ann).split("\r\n") if line.startswith("UID:")]
+    assert len(uids) == 2 and all(uid.startswith("UID:urn:uuid:") for uid in uids)
+
+
 def test_a_vcard_that_is_not_utf8_and_names_no_charset_is_read_as_windows_1252(
     client: TestClient, ann: Headers
 ) -> None:

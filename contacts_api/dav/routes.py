@@ -328,6 +328,9 @@ async def put_card(request: Request, user: DavUserInfo, name: str, session: DavS
         return invalid_card(str(exc))
     except ValidationError as exc:
         return invalid_card(str(exc.errors()[0]["msg"]))
+    if card.uid_problem:
+        # A device keeps the UID it sent: one the book cannot keep is refused, not replaced.
+        return invalid_card(f"The card's UID cannot be kept: {card.uid_problem}")
     existing = await card_named(session, user.id, name)
     if_match = request.headers.get("if-match")
     if_none_match = request.headers.get("if-none-match")

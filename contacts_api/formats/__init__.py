@@ -74,6 +74,8 @@ def vcard_text(data: bytes) -> tuple[str, bool]:
 def read_card_data(data: bytes) -> CardRead:
     """One vCard of a CardDAV PUT, its bytes decoded as an import decodes a vCard file's."""
     text, raw_bytes = vcard_text(data)
+    if "\x00" in text:
+        raise NotAContactFile("The card is not text: it holds NUL characters")
     return read_card(text, raw_bytes)
 
 

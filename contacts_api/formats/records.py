@@ -18,6 +18,7 @@ from contacts_api.models.contacts import (
     MAX_ADDRESSES,
     MAX_EMAILS,
     MAX_PHONES,
+    MAX_UID_LENGTH,
     MAX_WEBSITES,
 )
 from contacts_api.models.types import (
@@ -32,6 +33,7 @@ from contacts_api.models.types import (
     PhoneNumber,
     WebsiteUrl,
     check_value,
+    no_control_characters,
 )
 
 # A bound on the work of one import.
@@ -54,6 +56,8 @@ class CardRead:
     uid: str | None = None
     kept: str | None = None  # unfolded content lines, each ending in CRLF
     warnings: list[str] = field(default_factory=list)
+    # Why the card's UID was left out (it gets a new one), when it was.
+    uid_problem: str = ""
 
 
 @dataclass
@@ -63,6 +67,17 @@ class Record:
     item: int  # counted from 1 in file order
     card: CardRead | None = None
     problem: str = ""
+
+
+def uid_problem(uid: str) -> str:
+    """Why a card's UID cannot be a contact's, or "" when it can."""
+    if len(uid) > MAX_UID_LENGTH:
+        return f"it is longer than {MAX_UID_LENGTH} characters"
+    try:
+        no_control_characters(uid)
+    except ValueError as exc:
+        return f"it {exc}"
+    return ""
 
 
 def check_count(count: int) -> None:
@@ -260,9 +275,12 @@ class Draft:
     def has_name(self) -> bool:
         return any(self.fields.get(key) for key in ("first_name", "last_name", "company"))
 
-    def card(self, uid: str | None = None) -> CardRead:
+    def card(self, uid: str | None = None, uid_problem: str = "") -> CardRead:
         kept = "".join(f"{line}\r\n" for line in self.kept)
-        return CardRead(self.fields, uid=uid, kept=kept or None, warnings=self.warnings)
+        return CardRead(
+            self.fields, uid=uid, kept=kept or None, warnings=self.warnings,
+            uid_problem=uid_problem,
+        )  # fmt: skip
 
 
 def split_name(full: str) -> tuple[str, str]:

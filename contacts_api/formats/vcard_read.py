@@ -18,6 +18,7 @@ from contacts_api.formats.records import (
     Record,
     check_count,
     split_name,
+    uid_problem,
 )
 from contacts_api.formats.vcard_lines import Property, card_properties, find_cards
 
@@ -142,6 +143,7 @@ def _card(lines: list[str], raw_bytes: bool) -> CardRead:
     draft = Draft()
     kept: list[Property] = []
     uid = full_name = None
+    uid_left_out = ""
     # The entries in their order of preference, each kind apart.
     entries = sorted((p for p in properties if p.name in ENTRIES), key=_rank)
     for found in [p for p in properties if p.name not in ENTRIES] + entries:
@@ -161,7 +163,11 @@ def _card(lines: list[str], raw_bytes: bool) -> CardRead:
         label = group_labels.get((found.group or "").lower()) or label_of(found.types())
         good = True
         if name == "UID":
-            uid = text(found.value).strip() or None
+            sent = text(found.value).strip()
+            uid_left_out = uid_problem(sent)
+            if uid_left_out:
+                draft.warn(what, sent, f"{uid_left_out}; the contact has a new one")
+            uid = None if uid_left_out else sent or None
         elif name == "N":
             family, given, *more = [*structured(found.value), "", ""]
             good = draft.text("first_name", given, "first name (N)")
@@ -209,7 +215,7 @@ def _card(lines: list[str], raw_bytes: bool) -> CardRead:
     if not draft.has_name():
         raise NotAContactFile("no name (N, FN or ORG)")
     _keep(draft, kept, entry_groups)
-    return draft.card(uid)
+    return draft.card(uid, uid_left_out)
 
 
 def _names_from_full_name(draft: Draft, full_name: Property | None, kept: list[Property]) -> None:

@@ -327,6 +327,10 @@ def json_list() -> Any:
     )
 
 
+# The longest vCard UID a contact keeps (a card with a longer one gets a new one).
+MAX_UID_LENGTH = 255
+
+
 def new_uid() -> str:
     """The vCard UID of a contact that came without one."""
     return f"urn:uuid:{uuid.uuid4()}"
@@ -369,7 +373,7 @@ class Contact(SQLModel, table=True):
     favorite: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
     # The vCard UID: kept from an imported card, made for a new contact (and by the database
     # for a row written by plain SQL without one: migration 0007's default).
-    uid: str = Field(default_factory=new_uid, max_length=255)
+    uid: str = Field(default_factory=new_uid, max_length=MAX_UID_LENGTH)
     # The vCard properties that no field holds (PHOTO, NICKNAME, X-...), as their cards had
     # them: unfolded content lines, each ending in CRLF. Written back into every vCard.
     kept_properties: str | None = Field(default=None, sa_type=Text)
