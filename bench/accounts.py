@@ -22,9 +22,8 @@ import uuid
 from pathlib import Path
 
 import httpx2 as httpx
-import psycopg
-from sqlalchemy import make_url
 
+from bench.database import create, migrate
 from bench.load import WRK_REPORT
 from bench.mail_sink import MailSink, free_port
 
@@ -70,24 +69,6 @@ ROUTES = {
 }
 
 
-def fresh_database(tree: Path) -> str:
-    server = make_url(
-        os.environ.get("BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/")
-    )
-    admin = server.set(drivername="postgresql", database="postgres")
-    with psycopg.connect(admin.render_as_string(hide_password=False), autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {DATABASE}")
-    url = server.set(drivername="postgresql+psycopg", database=DATABASE)
-    rendered = url.render_as_string(hide_password=False)
-    subprocess.run(
-        [sys.executable, "-m", "alembic", "upgrade", "head"],
-        env=os.environ | {"DATABASE_URL": rendered, "PYTHONPATH": str(tree)},
-        cwd=tree, check=True, capture_output=True,
-    )  # fmt: skip
-    return rendered
-
-
 def wrk(base: str, route: str, concurrency: int, seconds: int) -> dict[str, float]:
     path, body = ROUTES[route]
     config = f"PATH = [==[{path}]==]\nBODY = [==[{body}]==]\nRUN = '{uuid.uuid4().hex[:8]}'\n"
@@ -125,7 +106,8 @@ def settled(sink: MailSink, quiet: float = 1.5, longest: float = 60) -> None:
 
 def main() -> None:
     tree = Path(sys.argv[1]).resolve() if len(sys.argv) > 1 else REPOSITORY
-    url = fresh_database(tree)
+    url = create(DATABASE).url
+    migrate(url, tree)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     results = REPOSITORY / "bench" / "results"

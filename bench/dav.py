@@ -33,11 +33,10 @@ from typing import Any
 
 import httpx
 import psycopg
-from sqlalchemy import make_url
 
+from bench.database import create, migrate
 from bench.load import REPOSITORY, free_port, served
 
-LIBPQ_URL = ""
 SECRET_KEY = "bench-dav-" + uuid.uuid4().hex + uuid.uuid4().hex
 CARDS = int(os.environ.get("BENCH_DAV_CARDS", "10000"))
 BATCH = 100
@@ -60,20 +59,6 @@ def check(holds: bool, problem: Any = "") -> None:
         raise RuntimeError(str(problem))
 
 
-def database_url() -> str:
-    server = make_url(
-        os.environ.get("BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/")
-    )
-    admin = server.set(drivername="postgresql", database="postgres")
-    with psycopg.connect(admin.render_as_string(hide_password=False), autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {DATABASE}")
-    url = server.set(database=DATABASE)
-    global LIBPQ_URL
-    LIBPQ_URL = url.set(drivername="postgresql").render_as_string(hide_password=False)
-    return url.render_as_string(hide_password=False)
-
-
 def fake_cards(count: int) -> str:
     """A vCard 3.0 file of `count` people as phones write them."""
     rng = random.Random(7)
@@ -92,7 +77,7 @@ def fake_cards(count: int) -> str:
     return "".join(cards)
 
 
-def seed_app(base: str, cards: str) -> tuple[int, str]:
+def seed_app(base: str, cards: str, libpq_url: str) -> tuple[int, str]:
     """Sign up, import the cards through REST, make an app password: (user id, password)."""
     with httpx.Client(base_url=base, timeout=300) as client:
         client.post("/api/auth/signup", json={"email": EMAIL, "password": PASSWORD})
@@ -104,7 +89,7 @@ def seed_app(base: str, cards: str) -> tuple[int, str]:
         check(imported.json()["created"] == CARDS, imported.text[:500])
         made = client.post("/api/users/me/app-passwords", headers=headers, json={"name": "bench"})
         # Fresh statistics, as autovacuum would give the table a minute later.
-        with psycopg.connect(LIBPQ_URL, autocommit=True) as connection:
+        with psycopg.connect(libpq_url, autocommit=True) as connection:
             connection.execute("ANALYZE contacts")
         user_id = client.get("/api/users/me", headers=headers).json()["id"]
         return int(user_id), str(made.json()["password"])
@@ -249,11 +234,8 @@ def main() -> None:
     log = results_dir / "dav-servers.log"
     log.unlink(missing_ok=True)
     cards = fake_cards(CARDS)
-    url = database_url()
-    subprocess.run(
-        [sys.executable, "-m", "alembic", "upgrade", "head"],
-        env=os.environ | {"DATABASE_URL": url}, cwd=REPOSITORY, check=True, capture_output=True,
-    )  # fmt: skip
+    url, libpq_url, _ = create(DATABASE)
+    migrate(url)
     env = {
         "DATABASE_URL": url,
         "SECRET_KEY": SECRET_KEY,
@@ -261,7 +243,7 @@ def main() -> None:
         "TOKEN_REQUESTS_PER_MINUTE": "1000000000",
     }
     with served("contacts_api.main:app", 1, env, log) as base:
-        user_id, password = seed_app(base, cards)
+        user_id, password = seed_app(base, cards, libpq_url)
         ours = measure(base, f"/dav/addressbooks/{user_id}/contacts/", (EMAIL, password))
     with tempfile.TemporaryDirectory() as folder, radicale(Path(folder), cards, log) as base:
         theirs = measure(base, "/bench/contacts/", ("bench", "any"))

@@ -15,16 +15,14 @@ import asyncio
 import json
 import logging
 import os
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
 
-import psycopg
 from sqlalchemy import make_url
 
+from bench.database import create, migrate, server_url
 from bench.mail_sink import MailSink
 
 REPOSITORY = Path(__file__).resolve().parent.parent
@@ -34,19 +32,12 @@ DATABASE = "contacts_api_bench_delivery"
 
 def fresh_database() -> str:
     """The URL of an empty database, PostgreSQL's dropped and made anew."""
-    wanted = make_url(
-        os.environ.get("BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/")
-    )
+    wanted = server_url()
     if wanted.get_backend_name() == "sqlite":
         path = wanted.database or os.path.join(tempfile.mkdtemp(), "delivery.db")
         Path(path).unlink(missing_ok=True)
         return f"sqlite:///{path}"
-    admin = wanted.set(drivername="postgresql", database="postgres")
-    with psycopg.connect(admin.render_as_string(hide_password=False), autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {DATABASE}")
-    url = wanted.set(drivername="postgresql+psycopg", database=DATABASE)
-    return url.render_as_string(hide_password=False)
+    return create(DATABASE).url
 
 
 async def write_messages() -> None:
@@ -102,10 +93,7 @@ def main() -> None:
             "SMTP_PORT": str(sink.port),
             "SMTP_SECURITY": "none",
         }
-        subprocess.run(
-            [sys.executable, "-m", "alembic", "upgrade", "head"],
-            env=os.environ, cwd=REPOSITORY, check=True, capture_output=True,
-        )  # fmt: skip
+        migrate(url)
         # As a server logs: a line a message, here to a file.
         handler = logging.FileHandler(results / "delivery.log", mode="w")
         logging.getLogger("contacts_api").addHandler(handler)

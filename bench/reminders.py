@@ -21,8 +21,6 @@ import json
 import os
 import random
 import sqlite3
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -30,8 +28,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
-from sqlalchemy import make_url
 
+from bench.database import create, drop, migrate
 from bench.load import REPOSITORY
 from bench.seed import fake_contacts
 
@@ -41,27 +39,6 @@ DATABASE = "contacts_api_bench_reminders"
 KEEP = os.environ.get("BENCH_KEEP") == "1"
 # The day of the run, whatever day the bench runs on: the fake birthdays spread over the year.
 RUN_AT = datetime(2026, 6, 15, 9, 0, tzinfo=UTC)
-
-
-def database_urls() -> tuple[str, str, bool]:
-    """The SQLAlchemy URL of the benchmark database, its libpq form, and whether it is a kept
-    one, seeded already (else it is fresh)."""
-    server = make_url(
-        os.environ.get("BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/")
-    )
-    admin = server.set(drivername="postgresql", database="postgres")
-    with psycopg.connect(admin.render_as_string(hide_password=False), autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE,))
-        kept = KEEP and exists.fetchone() is not None
-        if not kept:
-            conn.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
-            conn.execute(f"CREATE DATABASE {DATABASE}")
-    url = server.set(drivername="postgresql+psycopg", database=DATABASE)
-    return (
-        url.render_as_string(hide_password=False),
-        url.set(drivername="postgresql").render_as_string(hide_password=False),
-        kept,
-    )
 
 
 def reset(libpq_url: str) -> None:
@@ -160,16 +137,13 @@ def main() -> None:
         path = os.path.join(tempfile.mkdtemp(prefix="bench-reminders-"), "bench.db")
         url, libpq_url, kept = f"sqlite:///{path}", "", False
     else:
-        url, libpq_url, kept = database_urls()
+        url, libpq_url, kept = create(DATABASE, keep=KEEP)
     os.environ |= {
         "DATABASE_URL": url,
         "SECRET_KEY": "bench-" + uuid.uuid4().hex + uuid.uuid4().hex,
         "CONTACTS_API_ENV_FILE": "",
     }
-    subprocess.run(
-        [sys.executable, "-m", "alembic", "upgrade", "head"],
-        env=os.environ, cwd=REPOSITORY, check=True, capture_output=True,
-    )  # fmt: skip
+    migrate(url)
     if sqlite:
         seed_sqlite(path)
     elif kept:
@@ -208,9 +182,7 @@ def main() -> None:
         return
     if KEEP:
         return
-    with psycopg.connect(make_url(libpq_url).set(database="postgres").render_as_string(
-        hide_password=False), autocommit=True) as conn:  # fmt: skip
-        conn.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
+    drop(DATABASE)
 
 
 if __name__ == "__main__":

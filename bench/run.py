@@ -16,8 +16,6 @@ requests a minute, which is exactly what they are there to stop.
 import json
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -26,16 +24,17 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from bench.database import create, migrate
 from bench.load import DURATION, REPOSITORY, Result, Spec, measure, served
 from bench.report import QUERY_FLOOR, report, row
 from bench.seed import (
     BOOK_SIZES,
     COMMON_WORD,
+    DATABASE,
     PASSWORD,
     SELECTIVE_DIGITS,
     SELECTIVE_WORD,
     access_token,
-    database_urls,
     first_contact_of,
     refresh_tokens,
     seed,
@@ -163,11 +162,8 @@ def growth(base: str, owners: dict[int, int]) -> list[dict[str, Any]]:
 
 def main() -> None:
     started = time.monotonic()
-    url, libpq_url = database_urls()
-    subprocess.run(
-        [sys.executable, "-m", "alembic", "upgrade", "head"],
-        env=os.environ | {"DATABASE_URL": url}, cwd=REPOSITORY, check=True, capture_output=True,
-    )  # fmt: skip
+    url, libpq_url, _ = create(DATABASE)
+    migrate(url)
     owners = seed(libpq_url)
     print(f"seeded {sum(BOOK_SIZES):,} contacts in {time.monotonic() - started:.1f} s", flush=True)
     tokens = refresh_tokens(libpq_url, owners[0], 60_000)

@@ -1,16 +1,15 @@
-"""The bench's database: a fresh one, books of 20, 1,000 and 100,000 contacts shaped like real
-ones, loaded with COPY, and the sessions and tokens the load needs."""
+"""The bench's database (DATABASE, made by bench/database.py): books of 20, 1,000 and 100,000
+contacts shaped like real ones, loaded with COPY, and the sessions and tokens the load needs."""
 
 import json
-import os
 import random
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import psycopg
-from sqlalchemy import make_url
 
+DATABASE = "contacts_api_bench"
 PASSWORD = "benchmark password"
 BOOK_SIZES = (20, 1_000, 100_000)
 SELECTIVE_WORD = "quixote"  # a last name only five contacts of each book have
@@ -36,22 +35,6 @@ COMPANIES = (
 )  # fmt: skip
 JOB_TITLES = ("Engineer", "Accountant", "Owner", "Nurse", "Sales Manager", "Teacher")
 CITIES = ("London", "Kyiv", "Lyon", "Berlin", "Austin", "Osaka")
-
-
-def database_urls() -> tuple[str, str]:
-    """The SQLAlchemy URL of a fresh benchmark database and its libpq form."""
-    server = make_url(
-        os.environ.get("BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/")
-    )
-    admin = server.set(drivername="postgresql", database="postgres")
-    with psycopg.connect(admin.render_as_string(hide_password=False), autocommit=True) as conn:
-        conn.execute("DROP DATABASE IF EXISTS contacts_api_bench WITH (FORCE)")
-        conn.execute("CREATE DATABASE contacts_api_bench")
-    url = server.set(drivername="postgresql+psycopg", database="contacts_api_bench")
-    return (
-        url.render_as_string(hide_password=False),
-        url.set(drivername="postgresql").render_as_string(hide_password=False),
-    )
 
 
 def fake_contacts(owner_id: int, count: int, rng: random.Random) -> Iterator[tuple[Any, ...]]:

@@ -24,15 +24,13 @@ import os
 import random
 import re
 import statistics
-import subprocess
-import sys
 import time
 import uuid
 from typing import Any
 
 import psycopg
-from sqlalchemy import make_url
 
+from bench.database import create, drop, migrate
 from bench.load import REPOSITORY, served
 from bench.seed import PASSWORD, load_books
 
@@ -40,22 +38,6 @@ BOOK_SIZES = tuple(int(n) for n in os.environ.get("BENCH_SYNC_SIZES", "1000,1000
 ROUNDS = int(os.environ.get("BENCH_SYNC_ROUNDS", "30"))
 CHANGES = 10
 DATABASE = "contacts_api_bench_sync"
-
-
-def database_urls() -> tuple[str, str]:
-    """The SQLAlchemy URL of a fresh benchmark database and its libpq form."""
-    server = make_url(
-        os.environ.get("BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/")
-    )
-    admin = server.set(drivername="postgresql", database="postgres")
-    with psycopg.connect(admin.render_as_string(hide_password=False), autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {DATABASE}")
-    url = server.set(drivername="postgresql+psycopg", database=DATABASE)
-    return (
-        url.render_as_string(hide_password=False),
-        url.set(drivername="postgresql").render_as_string(hide_password=False),
-    )
 
 
 def seed(libpq_url: str) -> dict[int, int]:
@@ -205,14 +187,11 @@ def main() -> None:
     import httpx2 as httpx
 
     started = time.monotonic()
-    url, libpq_url = database_urls()
+    url, libpq_url, _ = create(DATABASE)
     secret = "bench-" + uuid.uuid4().hex + uuid.uuid4().hex
     env = {"DATABASE_URL": url, "SECRET_KEY": secret, "CONTACTS_API_ENV_FILE": ""}
     os.environ |= env  # for contacts_api.security, imported by seed
-    subprocess.run(
-        [sys.executable, "-m", "alembic", "upgrade", "head"],
-        env=os.environ, cwd=REPOSITORY, check=True, capture_output=True,
-    )  # fmt: skip
+    migrate(url)
     owners = seed(libpq_url)
     print(f"seeded {sum(BOOK_SIZES):,} contacts in {time.monotonic() - started:.1f} s", flush=True)
     results_dir = REPOSITORY / "bench" / "results"
@@ -255,9 +234,7 @@ def main() -> None:
     ):
         print(f"{name:<42}" + "".join(f"{row[key]:>10.1f}" for row in rows))
     (results_dir / "sync.json").write_text(json.dumps({"books": rows}, indent=2) + "\n")
-    with psycopg.connect(make_url(libpq_url).set(database="postgres").render_as_string(
-        hide_password=False), autocommit=True) as conn:  # fmt: skip
-        conn.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
+    drop(DATABASE)
 
 
 if __name__ == "__main__":
