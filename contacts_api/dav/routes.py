@@ -134,10 +134,13 @@ async def propfind(
 ) -> Response:
     """PROPFIND of a resource (`own`: its path and properties, or what makes them from the
     names asked for) and, with Depth 1, of its `children` (their responses, written from the
-    names asked for). Depth infinity is refused (RFC 4918 §9.1); no Depth is read as 0."""
+    names asked for). Depth infinity is refused (RFC 4918 §9.1), any other than 0 and 1 is a
+    400 (§10.2); no Depth is read as 0."""
     depth = request.headers.get("depth", "0").strip().lower()
-    if depth not in ("0", "1"):
+    if depth == "infinity":
         return forbidden(tag(DAV, "propfind-finite-depth"))
+    if depth not in ("0", "1"):
+        raise AppError(status.HTTP_400_BAD_REQUEST, "Depth is 0, 1 or infinity")
     root = parse(await request.body())
     if root is not None and root.tag != tag(DAV, "propfind"):
         raise AppError(status.HTTP_400_BAD_REQUEST, "The body of a PROPFIND is a DAV:propfind")
@@ -306,7 +309,9 @@ async def put_card(request: Request, user: DavUserInfo, name: str, session: DavS
     property), with a value that breaks a field's rule kept as it came (formats.read_card_data).
     `If-None-Match: *` only creates, `If-Match` only replaces; 201 or 204, with the ETag
     when the card is stored as it came (etag_if_same)."""
-    if len(name) > MAX_NAME_LENGTH:
+    if len(name) > MAX_NAME_LENGTH or name in (".", "..") or "\ufffd" in name:
+        # `..` would name the home for a client that resolves it; U+FFFD is what a name that
+        # is not UTF-8 decodes to, so `%FE.vcf` and `%FF.vcf` would be one card.
         return forbidden(tag(DAV, "name-allowed"))
     try:
         no_control_characters(name)
@@ -331,22 +336,24 @@ async def put_card(request: Request, user: DavUserInfo, name: str, session: DavS
     if card.uid_problem:
         # A device keeps the UID it sent: one the book cannot keep is refused, not replaced.
         return invalid_card(f"The card's UID cannot be kept: {card.uid_problem}")
-    existing = await card_named(session, user.id, name)
     if_match = request.headers.get("if-match")
     if_none_match = request.headers.get("if-none-match")
+    # One write of a book's cards at a time (the user's row locked, as an import does), so
+    # that two PUTs of one new name, or two cards given one UID, cannot both pass their check.
+    await lock_book(session, user.id)
+    existing = await card_named(session, user.id, name)
     if existing is None:
         if if_match is not None:
-            return Response(status_code=status.HTTP_412_PRECONDITION_FAILED)
+            return await precondition_failed(session)
         return await create_card(session, user, name, card, contact_in, body)
-    if if_none_match is not None and if_none_match.strip() == "*":
-        return Response(status_code=status.HTTP_412_PRECONDITION_FAILED)
+    if if_none_match is not None and (
+        if_none_match.strip() == "*" or if_none_match_holds(if_none_match, etag(existing))
+    ):
+        return await precondition_failed(session)
     uid = card.uid or existing.uid
-    if uid != existing.uid:
-        # Under the lock a creation takes: two cards given one new UID at once cannot both pass.
-        await lock_book(session, user.id)
-        if await uid_in_use(session, user.id, uid, other_than=existing.id):
-            await session.rollback()
-            return forbidden(tag(CARD, "no-uid-conflict"))
+    if uid != existing.uid and await uid_in_use(session, user.id, uid, other_than=existing.id):
+        await session.rollback()
+        return forbidden(tag(CARD, "no-uid-conflict"))
     changes = contact_in.columns() | {
         "uid": uid,
         "kept_properties": card.kept,
@@ -354,6 +361,11 @@ async def put_card(request: Request, user: DavUserInfo, name: str, session: DavS
     }
     written = await write_contact(session, existing, lambda _: changes, contact_in.labels, if_match)
     return Response(status_code=status.HTTP_204_NO_CONTENT, headers=etag_if_same(written, body))
+
+
+async def precondition_failed(session: DavSession) -> Response:
+    await session.rollback()  # the book's lock given back
+    return Response(status_code=status.HTTP_412_PRECONDITION_FAILED)
 
 
 def etag_if_same(contact: Contact, sent: bytes) -> dict[str, str]:
@@ -380,12 +392,6 @@ async def create_card(
     contact_in: ContactCreate,
     sent: bytes,
 ) -> Response:
-    # One creation at a time, so that two PUTs of one new name, or of one UID, cannot both
-    # create it.
-    await lock_book(session, user.id)
-    if await card_named(session, user.id, name) is not None:
-        await session.rollback()
-        return Response(status_code=status.HTTP_412_PRECONDITION_FAILED)
     uid = card.uid or new_uid()
     if await uid_in_use(session, user.id, uid):
         await session.rollback()

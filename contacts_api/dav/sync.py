@@ -135,7 +135,16 @@ async def sync_changes(session: AsyncSession, user: DavUserInfo, root: Element) 
         # In batches: a first sync of a large book names more ids than SQLite takes at once.
         for start in range(0, len(live), READ_BATCH):
             contacts |= await contacts_by_id(session, live[start : start + READ_BATCH])
-    responses = [_member(user.id, row, requested, contacts, version) for row in page.rows]
+    # One member a name (RFC 4918 §14.24): when a card left the book and another took its
+    # name since the token, the one in the book is what the device must keep.
+    members: dict[str, Row] = {}  # type: ignore[type-arg]
+    for row in page.rows:
+        name = row.name or row.href
+        if name not in members or members[name].gone:
+            members[name] = row
+    responses = [
+        _member(user.id, name, row, requested, contacts, version) for name, row in members.items()
+    ]
     if page.more:
         responses.append(status_response(book_path(user.id), 507))
     token = text_element(tag(DAV, "sync-token"), sync_token(user.id, page.next_change))
@@ -144,14 +153,14 @@ async def sync_changes(session: AsyncSession, user: DavUserInfo, root: Element) 
 
 def _member(
     user_id: int,
+    name: str,
     row: Row,  # type: ignore[type-arg]
     requested: list[str] | None,
     contacts: dict[int, Contact],
     version: Version,
 ) -> str:
-    # A card that left the book: the name it had (the contact's while it is in the trash, the
-    # log's once it is deleted for good).
-    name = row.name or row.href
+    # `name`: for a card that left the book, the name it had (the contact's while it is in
+    # the trash, the log's once it is deleted for good).
     if row.gone:
         return status_response(card_path(user_id, name), 404)
     contact = contacts.get(row.contact_id)

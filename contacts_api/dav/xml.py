@@ -17,6 +17,7 @@ DAV = "DAV:"
 CARD = "urn:ietf:params:xml:ns:carddav"
 CS = "http://calendarserver.org/ns/"
 PREFIXES = {DAV: "d", CARD: "card", CS: "cs"}
+XML_NAMESPACE = "http://www.w3.org/XML/1998/namespace"
 NAMESPACES = " ".join(f'xmlns:{prefix}="{ns}"' for ns, prefix in PREFIXES.items())
 
 # What a WebDAV request body may be. A multiget of 1,000 cards by href is about 100 kB; the
@@ -89,6 +90,8 @@ def _name(clark: str, extra: dict[str, str]) -> str:
         extra["xmlns"] = ""
         return clark
     namespace, _, local = clark[1:].partition("}")
+    if namespace == XML_NAMESPACE:
+        return f"xml:{local}"  # bound to `xml` in every document, and to no other prefix
     prefix = PREFIXES.get(namespace)
     if prefix is None:
         prefix = "x"

@@ -297,6 +297,8 @@ async def import_contacts(
             | {
                 "owner_id": user_id,
                 "uid": uid,
+                # A UID with a slash cannot end a path: the card gets a CardDAV name of its own.
+                "dav_name": f"{new_uid()}.vcf" if "/" in uid else None,
                 "kept_properties": card.kept,
                 "created_at": now,
                 "updated_at": now,

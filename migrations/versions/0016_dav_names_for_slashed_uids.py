@@ -1,0 +1,41 @@
+"""contacts: a CardDAV name of its own for a card whose UID holds a slash
+
+A card's CardDAV name is `coalesce(dav_name, uid || '.vcf')`, the last segment of its path. An
+import kept a UID with a slash (`http://example.com/people/7`) without a name of its own, so the
+card was listed at a path that no request could reach: a phone saw it and could never fetch it.
+Imports now give such a card a name (`urn:uuid:….vcf`); this gives one to those imported before.
+The change log's triggers log each as changed, so a device that listed one learns its new name.
+
+Revision ID: 0016
+Revises: 0015
+Create Date: 2026-12-07
+"""
+
+import uuid
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0016"
+down_revision: str | None = "0015"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    connection = op.get_bind()
+    unreachable = connection.execute(
+        sa.text("SELECT id FROM contacts WHERE dav_name IS NULL AND uid LIKE '%/%'")
+    ).scalars()
+    for contact_id in list(unreachable):
+        connection.execute(
+            sa.text("UPDATE contacts SET dav_name = :name WHERE id = :id"),
+            {"name": f"urn:uuid:{uuid.uuid4()}.vcf", "id": contact_id},
+        )
+
+
+def downgrade() -> None:
+    # The names stay: without them the cards could not be reached again, and nothing tells
+    # them from names that devices chose.
+    pass
