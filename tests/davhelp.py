@@ -1,6 +1,7 @@
 """Steps that CardDAV tests share: an app password, the user's paths, PROPFIND and REPORT."""
 
 import re
+from base64 import b64encode
 from typing import Any
 
 import httpx2 as httpx
@@ -15,6 +16,11 @@ def app_password(client: httpx.Client, headers: dict[str, str], name: str = "pho
     response = client.post("/api/users/me/app-passwords", headers=headers, json={"name": name})
     assert response.status_code == 201, response.text
     return str(response.json()["password"])
+
+
+def basic_header(auth: tuple[str, str]) -> dict[str, str]:
+    """HTTP Basic credentials as a header, for requests sent without the client's `auth`."""
+    return {"Authorization": "Basic " + b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()}
 
 
 def user_id(client: httpx.Client, headers: dict[str, str]) -> int:

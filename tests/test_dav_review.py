@@ -2,7 +2,6 @@
 a card of 20,000 values, credentials and bodies that are not what they claim, answers that
 must stay well-formed XML, and a UID that one card may not take from another."""
 
-from base64 import b64encode
 from typing import Any
 
 from defusedxml import ElementTree
@@ -13,6 +12,7 @@ from tests.davhelp import (
     CARD,
     DAV,
     app_password,
+    basic_header,
     book,
     multiget_body,
     propfind,
@@ -117,7 +117,7 @@ def test_two_cards_given_one_new_uid_at_once_are_not_both_taken(
     # Each replacing PUT looked for the UID, then wrote: both found it free.
     auth = auth_of(client, ann)
     path = book(client, ann)
-    basic = {"Authorization": "Basic " + b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()}
+    basic = basic_header(auth)
     for round_ in range(5):
         names = [f"r{round_}-{n}.vcf" for n in range(3)]
         for n, name in enumerate(names):

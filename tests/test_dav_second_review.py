@@ -2,7 +2,6 @@
 answers that grew without bound or stalled the server, cards that could not be reached or
 were overwritten by another name, and preconditions read wrongly."""
 
-from base64 import b64encode
 from typing import Any
 
 from defusedxml import ElementTree
@@ -12,6 +11,7 @@ from sqlalchemy import text
 from tests.davhelp import (
     CARD,
     DAV,
+    basic_header,
     book,
     card_hrefs,
     multiget_body,
@@ -156,7 +156,7 @@ def test_puts_of_one_new_name_at_once_create_it_once_and_replace_it(
     # Without a precondition a PUT creates or replaces: the losers of the race got 412.
     auth = auth_of(client, ann)
     path = book(client, ann)
-    basic = {"Authorization": "Basic " + b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()}
+    basic = basic_header(auth)
     for round_ in range(3):
         href = path + f"race-{round_}.vcf"
         card = vcard(f"race-{round_}").encode()
