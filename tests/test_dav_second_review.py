@@ -48,6 +48,69 @@ def test_a_multiget_answers_each_href_once(client: TestClient, ann: Headers) -> 
     assert [found[h]["status"] for h in found] == [None, 404, 404]
 
 
+def test_a_multiget_answers_each_card_once_however_its_href_is_spelt(
+    client: TestClient, ann: Headers
+) -> None:
+    # Told apart by their text, `a.vcf`, `%61.vcf` and a URL of it were each answered.
+    auth = auth_of(client, ann)
+    path = book(client, ann)
+    assert client.put(path + "a.vcf", auth=auth, content=vcard("u-a")).status_code == 201
+    spellings = [path + "a.vcf", path + "%61.vcf", "http://x" + path + "a.vcf", path + "a.vcf?x"]
+    answer = report(client, path, auth, multiget_body(spellings * 100))
+    assert members(answer) == [path + "a.vcf"]
+    too_many = [path + f"{n}.vcf" for n in range(1001)]
+    answer = report(client, path, auth, multiget_body(too_many))
+    assert answer.status_code == 400
+    assert answer.json() == {"detail": "A multiget names at most 1000 cards; ask in batches"}
+    assert members(report(client, path, auth, multiget_body(too_many[:1000])))[:1] == [
+        path + "0.vcf"
+    ]
+
+
+def test_a_card_with_a_name_a_new_card_may_not_take_can_still_be_replaced(
+    client: TestClient, ann: Headers
+) -> None:
+    # An imported card of a 255-character UID lives at a 259-character name: PUT refused it.
+    auth = auth_of(client, ann)
+    path = book(client, ann)
+    uid = "u" * 255
+    assert import_file(client, ann, vcard(uid, "Ann Lee"))["created"] == 1
+    href = path + uid + ".vcf"
+    answer = client.put(href, auth=auth, content=vcard(uid, "Ann Smith"))
+    assert answer.status_code == 204
+    assert "FN:Ann Smith" in client.get(href, auth=auth).text
+    answer = client.put(href, auth=auth, content=vcard("another", "Ann Smith"))
+    assert answer.status_code == 403
+    assert error_element(answer) == f"{DAV}name-allowed"
+    answer = client.put(path + "v" * 256 + ".vcf", auth=auth, content=vcard("v"))
+    assert answer.status_code == 403
+
+
+def test_listings_write_what_is_asked_of_each_card(client: TestClient, ann: Headers) -> None:
+    # The straight-out listing and the general one, each property as `answer` would write it.
+    auth = auth_of(client, ann)
+    path = book(client, ann)
+    assert client.put(path + "a.vcf", auth=auth, content=vcard("u-a")).status_code == 201
+    got = client.get(path + "a.vcf", auth=auth)
+    asked = ("d:getetag", "d:getcontenttype", "d:resourcetype", "d:getlastmodified")
+    found = responses(propfind(client, path, auth, props_body(*asked), depth="1"))
+    props = found[path + "a.vcf"]["props"]
+    assert props[f"{DAV}getetag"].text == got.headers["etag"]
+    assert props[f"{DAV}getcontenttype"].text == "text/vcard; charset=utf-8"
+    assert list(props[f"{DAV}resourcetype"]) == []
+    assert props[f"{DAV}getlastmodified"].text == got.headers["last-modified"]
+    mixed = responses(
+        propfind(client, path, auth, props_body("d:getetag", "d:displayname"), depth="1")
+    )
+    assert mixed[path + "a.vcf"]["props"][f"{DAV}getetag"].text == got.headers["etag"]
+    assert mixed[path + "a.vcf"]["missing"] == [f"{DAV}displayname"]
+    length = responses(propfind(client, path, auth, props_body("d:getcontentlength"), depth="1"))
+    assert length[path + "a.vcf"]["props"][f"{DAV}getcontentlength"].text == str(len(got.content))
+    empty = '<d:propfind xmlns:d="DAV:"><d:prop/></d:propfind>'
+    nothing = responses(propfind(client, path, auth, empty, depth="1"))[path + "a.vcf"]
+    assert nothing == {"status": None, "props": {}, "missing": []}
+
+
 def query_of(text_matches: int) -> str:
     matches = "".join(f"<card:text-match>zz{n}</card:text-match>" for n in range(text_matches))
     return (

@@ -144,8 +144,10 @@ async def get_dav_user(request: Request, session: DavSession) -> DavUserInfo:
             await connection.execute(
                 MARK_USED, {"app_password_id": row.app_password_id, "now": now}
             )
-            if request.method not in READ_METHODS:
-                await session.commit()
+        if request.method not in READ_METHODS:
+            # The sign-in's transaction ends here: a PUT then reads its card (up to a second
+            # in a thread) holding no transaction, nor SQLite's write lock.
+            await session.commit()
     if row is None:
         await count(LOGIN_ATTEMPTS, key)
         raise unauthorized("Incorrect email or app password")

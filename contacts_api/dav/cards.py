@@ -58,7 +58,7 @@ def one_of(expression: Any, values: list[Any], item_type: Any) -> Any:
     of 100 hrefs is one statement that SQLAlchemy and psycopg have seen before, not 100
     parameters written out anew: that was a quarter of a first sync's server time."""
     if engine.dialect.name == "postgresql":
-        return expression == any_(bindparam("values", values, type_=ARRAY(item_type)))
+        return expression == any_(bindparam(None, values, type_=ARRAY(item_type)))
     return expression.in_(values)
 
 

@@ -8,6 +8,7 @@ the whole card) that only a request naming them pays for.
 from collections.abc import Callable
 from datetime import UTC, datetime
 from email.utils import format_datetime
+from threading import Lock
 from typing import Any
 
 from contacts_api.dav.auth import DavUserInfo
@@ -134,9 +135,12 @@ def http_date(moment: datetime) -> str:
 # (so that a reused id, after a restore from a dump, is another key), and the vCard version;
 # each as it is and escaped for a multiget's XML. A first sync of 10,000 cards wrote each card
 # in about 0.1 ms of CPU (a third of a multiget's time); a second device's sync, or the next
-# after a restart of nothing, finds them here. About 800 bytes a card.
-CARDS_KEPT = 20_000
+# after a restart of nothing, finds them here. About 800 bytes a card without a photo: the
+# bound is in characters, so that cards with photos (50 KB and more) keep fewer.
+KEPT_CHARACTERS = 64 * 1024 * 1024
 _written: dict[tuple[Any, ...], tuple[str, str]] = {}
+_kept_characters = 0
+_keeping = Lock()  # listings that give each card's length write cards in a thread
 
 
 def card_key(contact: Any, version: Version) -> tuple[Any, ...]:
@@ -151,13 +155,20 @@ def kept_card(key: tuple[Any, ...]) -> tuple[str, str] | None:
 def written_card(contact: Any, version: Version = "3.0") -> tuple[str, str]:
     """The card of a contact (an entity or a row with its fields and labels), and its XML
     text (escaped for a multiget's `address-data`)."""
+    global _kept_characters
     key = card_key(contact, version)
     kept = _written.get(key)
     if kept is None:
         text = write_card(contact, version)
-        if len(_written) >= CARDS_KEPT:
-            del _written[next(iter(_written))]  # the oldest written
-        kept = _written[key] = (text, escape(text))
+        kept = (text, escape(text))
+        with _keeping:
+            if key in _written:  # written meanwhile by another thread
+                return _written[key]
+            _written[key] = kept
+            _kept_characters += len(text) + len(kept[1])
+            while _kept_characters > KEPT_CHARACTERS:
+                oldest = _written.pop(next(iter(_written)))
+                _kept_characters -= len(oldest[0]) + len(oldest[1])
     return kept
 
 

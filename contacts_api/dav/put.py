@@ -43,14 +43,6 @@ async def put_card(request: Request, user: DavUserInfo, name: str, session: DavS
     property), with a value that breaks a field's rule kept as it came (formats.read_card_data).
     `If-None-Match: *` only creates, `If-Match` only replaces; 201 or 204, with the ETag
     when the card is stored as it came (etag_if_same)."""
-    if len(name) > MAX_NAME_LENGTH or name in (".", "..") or "\ufffd" in name:
-        # `..` would name the home for a client that resolves it; U+FFFD is what a name that
-        # is not UTF-8 decodes to, so `%FE.vcf` and `%FF.vcf` would be one card.
-        return forbidden(tag(DAV, "name-allowed"))
-    try:
-        no_control_characters(name)
-    except ValueError:
-        return forbidden(tag(DAV, "name-allowed"))
     body = await request.body()
     if len(body) > MAX_CARD_BYTES:
         return forbidden(tag(CARD, "max-resource-size"))
@@ -79,12 +71,20 @@ async def put_card(request: Request, user: DavUserInfo, name: str, session: DavS
     if existing is None:
         if if_match is not None:
             return await precondition_failed(session)
+        if not name_allowed(name):
+            await session.rollback()
+            return forbidden(tag(DAV, "name-allowed"))
         return await create_card(session, user, name, card, contact_in, body)
     if if_none_match is not None and (
         if_none_match.strip() == "*" or if_none_match_holds(if_none_match, etag(existing))
     ):
         return await precondition_failed(session)
     uid = card.uid or existing.uid
+    if uid != existing.uid and not name_allowed(name):
+        # The card keeps its name, which the new UID no longer gives: it would be stored, and
+        # this one may not be.
+        await session.rollback()
+        return forbidden(tag(DAV, "name-allowed"))
     if uid != existing.uid and await uid_in_use(session, user.id, uid, other_than=existing.id):
         await session.rollback()
         return forbidden(tag(CARD, "no-uid-conflict"))
@@ -95,6 +95,20 @@ async def put_card(request: Request, user: DavUserInfo, name: str, session: DavS
     }
     written = await write_contact(session, existing, lambda _: changes, contact_in.labels, if_match)
     return Response(status_code=status.HTTP_204_NO_CONTENT, headers=etag_if_same(written, body))
+
+
+def name_allowed(name: str) -> bool:
+    """Whether a new card may take this name. A card the book has keeps its own (an imported
+    one is `{UID}.vcf`, which may be longer)."""
+    if len(name) > MAX_NAME_LENGTH or name in (".", "..") or "\ufffd" in name:
+        # `..` would name the home for a client that resolves it; U+FFFD is what a name that
+        # is not UTF-8 decodes to, so `%FE.vcf` and `%FF.vcf` would be one card.
+        return False
+    try:
+        no_control_characters(name)
+    except ValueError:
+        return False
+    return True
 
 
 async def precondition_failed(session: DavSession) -> Response:

@@ -40,6 +40,7 @@ from contacts_api.dav.xml import (
     status_response,
     tag,
 )
+from contacts_api.errors import AppError
 from contacts_api.formats.vcard_read import written_full_name
 from contacts_api.formats.vcard_write import Version
 from contacts_api.models import etag
@@ -78,11 +79,17 @@ def with_address_data(props: dict[str, Any], contact: Any, version: Version) -> 
 # --- addressbook-multiget (RFC 6352 §8.7) ----------------------------------------------------
 
 
+# The most hrefs one multiget may name: clients ask for 10 to 100 at a time.
+MAX_MULTIGET_HREFS = 1000
+
+
 def card_name(text: str, user_id: int) -> str | None:
     """The card name of an href (a path or a URL) in the user's book, else None."""
     book = book_path(user_id)
     path = text.strip()
-    if not path.startswith(book):  # a URL, or a path to elsewhere
+    if path.startswith(book):
+        path = path.split("?", 1)[0].split("#", 1)[0]  # as urlsplit would
+    else:  # a URL, or a path to elsewhere
         try:
             path = urlsplit(path).path
         except ValueError:  # no URL (`http://[::1`)
@@ -100,12 +107,26 @@ async def multiget(report: ReportRequest) -> Response:
     book: a 404 response of its own). The cards whose text is kept are not read again."""
     requested = requested_props(report.root)
     version = address_data_version(report.root)
-    # Each href once (RFC 4918 §14.24): 3,000 copies of one href of a 100 KB card made an
-    # answer of 331 MB.
-    hrefs = list(
+    asked = list(
         dict.fromkeys((h.text or "").strip() for h in report.root.findall(tag(DAV, "href")))
     )
-    names = {text: card_name(text, report.user.id) for text in hrefs}
+    if len(asked) > MAX_MULTIGET_HREFS:
+        raise AppError(
+            status.HTTP_400_BAD_REQUEST,
+            f"A multiget names at most {MAX_MULTIGET_HREFS} cards; ask in batches",
+        )
+    # Each card once (RFC 4918 §14.24), under the first href that names it, however it is
+    # spelt (`a.vcf`, `%61.vcf`, a URL): 3,000 copies of one href of a 100 KB card made an
+    # answer of 331 MB.
+    names: dict[str, str | None] = {}
+    seen: set[str] = set()
+    for text in asked:
+        name = card_name(text, report.user.id)
+        if name not in seen:
+            names[text] = name
+            if name is not None:
+                seen.add(name)
+    hrefs = list(names)
     heads = await card_heads(
         report.session, report.user.id, [name for name in names.values() if name]
     )

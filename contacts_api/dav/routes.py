@@ -9,6 +9,7 @@ none of these routes is in the OpenAPI document (docs/sync.md describes them).
 
 from collections.abc import Awaitable, Callable
 
+from anyio import to_thread
 from fastapi import APIRouter, Request, Response, status
 from fastapi.responses import RedirectResponse
 
@@ -217,16 +218,20 @@ async def serve_book(
         return refuse(request, "book")
 
     async def cards(requested: Requested) -> list[str]:
-        if requested is not None and set(requested) <= set(LISTED):
+        if requested and set(requested) <= set(LISTED):
             # What clients ask of every card (getetag, most often alone): written straight out.
             dated = tag(DAV, "getlastmodified") in requested
             return listed_cards(user.id, await card_listing(session, user.id, dated), requested)
         if requested is None or tag(DAV, "getcontentlength") in requested:
-            # Each card's length: each card written (kept for the multiget that follows).
-            return [
-                response(card_path(user.id, name), answer(requested, card_entity_props(contact)))
-                for contact, name in await every_card(session, user.id)
-            ]
+            # Each card's length: each card written (kept for the multiget that follows), in a
+            # thread: 0.7 to 1.3 s for 10,000 cards, which would stall every other request.
+            every = await every_card(session, user.id)
+            return await to_thread.run_sync(
+                lambda: [
+                    response(card_path(user.id, name), answer(requested, card_entity_props(card)))
+                    for card, name in every
+                ]
+            )
         rows = await card_listing(session, user.id)
         return [
             response(

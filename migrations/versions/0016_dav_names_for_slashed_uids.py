@@ -4,7 +4,9 @@ A card's CardDAV name is `coalesce(dav_name, uid || '.vcf')`, the last segment o
 import kept a UID with a slash (`http://example.com/people/7`) without a name of its own, so the
 card was listed at a path that no request could reach: a phone saw it and could never fetch it.
 Imports now give such a card a name (`urn:uuid:….vcf`); this gives one to those imported before.
-The change log's triggers log each as changed, so a device that listed one learns its new name.
+The change log's triggers log each as changed, so a device that listed one learns its new name;
+the old one is not reported gone (the log keeps one row a contact), so a device that listed it
+keeps an entry it could never fetch, as before, until its next full sync.
 
 Revision ID: 0016
 Revises: 0015
