@@ -19,7 +19,15 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from contacts_api.deps import if_match_holds
 from contacts_api.docs import Responses, error
-from contacts_api.models import Contact, ContactLabel, etag, label_order, public, utc_now
+from contacts_api.models import (
+    Contact,
+    ContactLabel,
+    User,
+    etag,
+    label_order,
+    public,
+    utc_now,
+)
 from contacts_api.routes.labels import find_or_create_labels
 
 IN_THE_BOOK = col(Contact.deleted_at).is_(None)
@@ -191,3 +199,12 @@ async def trash_contact(session: AsyncSession, contact: Contact, if_match: str |
     if live.first() is not None:
         raise precondition_failed()
     raise not_found()
+
+
+async def lock_book(session: AsyncSession, user_id: int) -> None:
+    """The user's row locked until the transaction ends: one import, restore or CardDAV PUT
+    of a user's book at a time, so that what each checks (a name, a UID, a duplicate) is
+    still true when it writes. On SQLite the transaction's write lock does it (see db.py)."""
+    await session.exec(
+        select(User.id).where(col(User.id) == user_id).with_for_update(key_share=True)
+    )

@@ -14,7 +14,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from contacts_api.db import engine
-from contacts_api.models import IN_THE_BOOK, Contact, User
+from contacts_api.models import IN_THE_BOOK, Contact
 
 # A card's name: the last segment of its path, as the database computes it (DAV_HREF of the
 # models, which an index holds): the one the PUT that made it chose, else `{uid}.vcf`.
@@ -153,11 +153,3 @@ async def uid_in_use(
         query = query.where(col(Contact.id) != other_than)
     found = await session.exec(query)
     return found.first() is not None
-
-
-async def lock_book(session: AsyncSession, user_id: int) -> None:
-    """The user's row locked until the transaction ends, as an import locks it: one creation,
-    or one change of a card's UID, at a time in a book (on SQLite the write lock does it)."""
-    await session.exec(
-        select(User.id).where(col(User.id) == user_id).with_for_update(key_share=True)
-    )

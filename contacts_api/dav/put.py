@@ -11,18 +11,17 @@ from anyio import to_thread
 from fastapi import Request, Response, status
 from pydantic import ValidationError
 
-from contacts_api.contact_writes import add_contact, write_contact
+from contacts_api.contact_writes import add_contact, lock_book, write_contact
+from contacts_api.dav.answers import forbidden
 from contacts_api.dav.auth import DavSession, DavUserInfo
 from contacts_api.dav.cards import (
     MAX_NAME_LENGTH,
     card_named,
     card_path,
-    lock_book,
     name_for,
     uid_in_use,
 )
 from contacts_api.dav.props import MAX_CARD_BYTES, vcard_text
-from contacts_api.dav.reports import forbidden
 from contacts_api.dav.xml import CARD, DAV, tag
 from contacts_api.deps import if_none_match_holds
 from contacts_api.formats import CardRead, NotAContactFile, read_card_data

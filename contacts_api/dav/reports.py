@@ -5,7 +5,6 @@ exactly those, and any other report is 403 with `DAV:supported-report` (RFC 3253
 Adding one is one function and one entry (sync-collection's lives in dav/sync.py).
 """
 
-import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +15,7 @@ from anyio import to_thread
 from fastapi import Response, status
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from contacts_api.dav.answers import forbidden, multistatus_answer
 from contacts_api.dav.auth import DavUserInfo
 from contacts_api.dav.cards import book_path, card_heads, card_path, contacts_by_id, every_card
 from contacts_api.dav.props import (
@@ -30,11 +30,11 @@ from contacts_api.dav.sync import sync_changes
 from contacts_api.dav.xml import (
     CARD,
     DAV,
+    NRESULTS,
     STATUS_LINES,
-    error_body,
+    address_data_version,
     escape,
     href,
-    multistatus,
     requested_props,
     response,
     status_response,
@@ -45,8 +45,6 @@ from contacts_api.formats.vcard_read import written_full_name
 from contacts_api.formats.vcard_write import Version
 from contacts_api.models import etag
 
-XML = "application/xml; charset=utf-8"
-
 
 @dataclass
 class ReportRequest:
@@ -56,20 +54,6 @@ class ReportRequest:
 
 
 Handler = Callable[[ReportRequest], Awaitable[Response]]
-
-
-def multistatus_answer(responses: list[str]) -> Response:
-    return Response(multistatus(responses), status.HTTP_207_MULTI_STATUS, media_type=XML)
-
-
-def forbidden(condition: str) -> Response:
-    return Response(error_body(condition), status.HTTP_403_FORBIDDEN, media_type=XML)
-
-
-def address_data_version(root: Element) -> Version:
-    """The vCard version a report's `<card:address-data version="4.0"/>` asks for; 3.0 else."""
-    data = root.find(f"{tag(DAV, 'prop')}/{tag(CARD, 'address-data')}")
-    return "4.0" if data is not None and data.get("version") == "4.0" else "3.0"
 
 
 def with_address_data(props: dict[str, Any], contact: Any, version: Version) -> dict[str, Any]:
@@ -225,7 +209,6 @@ def _filter_holds(contact: Any, card_filter: Element | None) -> bool:
     return all(results) if card_filter.get("test") == "allof" else any(results)
 
 
-NRESULTS = re.compile(r"\s*[0-9]{1,9}\s*")
 # The most elements a query's filter may hold (prop-filters, text-matches, ...): clients send
 # one to a few; 2,000 text-matches over 5,000 cards took 17 s of CPU.
 MAX_FILTER_ELEMENTS = 50

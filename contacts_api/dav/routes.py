@@ -14,6 +14,7 @@ from fastapi import APIRouter, Request, Response, status
 from fastapi.responses import RedirectResponse
 
 from contacts_api.contact_writes import trash_contact
+from contacts_api.dav.answers import forbidden, multistatus_answer
 from contacts_api.dav.auth import DavSession, DavUser, DavUserInfo
 from contacts_api.dav.cards import (
     book_path,
@@ -40,12 +41,11 @@ from contacts_api.dav.props import (
     vcard_text,
 )
 from contacts_api.dav.put import put_card
-from contacts_api.dav.reports import REPORTS, XML, ReportRequest, forbidden, run_report
+from contacts_api.dav.reports import REPORTS, ReportRequest, run_report
 from contacts_api.dav.sync import book_sync_token
 from contacts_api.dav.xml import (
     CS,
     DAV,
-    multistatus,
     parse,
     requested_props,
     response,
@@ -75,10 +75,6 @@ def not_allowed(allowed: str) -> Response:
 
 def not_found() -> Response:
     return Response(status_code=status.HTTP_404_NOT_FOUND)
-
-
-def multistatus_answer(responses: list[str]) -> Response:
-    return Response(multistatus(responses), status.HTTP_207_MULTI_STATUS, media_type=XML)
 
 
 # --- Discovery -------------------------------------------------------------------------------

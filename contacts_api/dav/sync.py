@@ -11,7 +11,6 @@ log (contacts_api/changes.py): what changed since a token, in time proportional 
   and a token to continue from (RFC 6578 §3.6).
 """
 
-import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from xml.etree.ElementTree import Element
@@ -23,15 +22,16 @@ from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from contacts_api import changes as change_log
+from contacts_api.dav.answers import forbidden, multistatus_answer
 from contacts_api.dav.auth import DavUserInfo
 from contacts_api.dav.cards import CARD_NAME, book_path, card_path, contacts_by_id
 from contacts_api.dav.props import answer, card_props, vcard_text
 from contacts_api.dav.xml import (
     CARD,
     DAV,
-    error_body,
+    NRESULTS,
+    address_data_version,
     escape,
-    multistatus,
     requested_props,
     response,
     status_response,
@@ -43,11 +43,9 @@ from contacts_api.errors import AppError
 from contacts_api.formats.vcard_write import Version
 from contacts_api.models import Contact, etag
 
-XML = "application/xml; charset=utf-8"
 # A sync-token is a URI (RFC 6578 §3.2); this one says whose and which change, as the changes
 # feed's tokens do.
 TOKEN_PREFIX = "http://contacts-api/ns/sync/"
-NRESULTS = re.compile(r"\s*[0-9]{1,9}\s*")
 # What a read of the log needs of each changed card: its name, and what its ETag and
 # `getlastmodified` are made of.
 CARD_COLUMNS = [
@@ -98,15 +96,6 @@ def _since(root: Element, user_id: int) -> int | None:
     return change_log.token_change(text.removeprefix(TOKEN_PREFIX), user_id)
 
 
-def _forbidden(condition: str) -> Response:
-    return Response(error_body(condition), status.HTTP_403_FORBIDDEN, media_type=XML)
-
-
-def _version(root: Element) -> Version:
-    data = root.find(f"{tag(DAV, 'prop')}/{tag(CARD, 'address-data')}")
-    return "4.0" if data is not None and data.get("version") == "4.0" else "3.0"
-
-
 async def sync_changes(session: AsyncSession, user: DavUserInfo, root: Element) -> Response:
     """RFC 6578's REPORT on the book."""
     level = (root.findtext(tag(DAV, "sync-level")) or "1").strip()
@@ -116,7 +105,7 @@ async def sync_changes(session: AsyncSession, user: DavUserInfo, root: Element) 
     nresults = root.find(f"{tag(DAV, 'limit')}/{tag(DAV, 'nresults')}")
     if nresults is not None:
         if not NRESULTS.fullmatch(nresults.text or "") or int(nresults.text or "0") < 1:
-            return _forbidden(tag(DAV, "number-of-matches-within-limits"))
+            return forbidden(tag(DAV, "number-of-matches-within-limits"))
         limit = int(nresults.text or "0")
     requested = requested_props(root)
     try:
@@ -124,8 +113,8 @@ async def sync_changes(session: AsyncSession, user: DavUserInfo, root: Element) 
         async with log_transaction(session) as connection:
             page = await change_log.read_changes(connection, user.id, since, limit, CARD_COLUMNS)
     except change_log.UnknownToken:
-        return _forbidden(tag(DAV, "valid-sync-token"))
-    version = _version(root)
+        return forbidden(tag(DAV, "valid-sync-token"))
+    version = address_data_version(root)
     wants_text = requested is None or any(
         name in requested for name in (tag(CARD, "address-data"), tag(DAV, "getcontentlength"))
     )
@@ -148,7 +137,7 @@ async def sync_changes(session: AsyncSession, user: DavUserInfo, root: Element) 
     if page.more:
         responses.append(status_response(book_path(user.id), 507))
     token = text_element(tag(DAV, "sync-token"), sync_token(user.id, page.next_change))
-    return Response(multistatus(responses, token), status.HTTP_207_MULTI_STATUS, media_type=XML)
+    return multistatus_answer(responses, token)
 
 
 def _member(

@@ -4,6 +4,7 @@ Pure functions, no database and no web framework. Names of elements are ElementT
 "Clark" form, `{namespace}local`: `{DAV:}getetag`.
 """
 
+import re
 from collections.abc import Iterable
 from xml.etree.ElementTree import Element, ParseError
 
@@ -12,6 +13,7 @@ from defusedxml.ElementTree import fromstring
 from fastapi import status
 
 from contacts_api.errors import AppError
+from contacts_api.formats.vcard_write import Version
 
 DAV = "DAV:"
 CARD = "urn:ietf:params:xml:ns:carddav"
@@ -164,6 +166,16 @@ def error_body(condition: str) -> bytes:
         f'<?xml version="1.0" encoding="utf-8"?>\n<d:error {NAMESPACES}>{element(condition)}'
         "</d:error>"
     ).encode()
+
+
+# A DAV:nresults or CARD:nresults value.
+NRESULTS = re.compile(r"\s*[0-9]{1,9}\s*")
+
+
+def address_data_version(root: Element) -> Version:
+    """The vCard version a report's `<card:address-data version="4.0"/>` asks for; 3.0 else."""
+    data = root.find(f"{tag(DAV, 'prop')}/{tag(CARD, 'address-data')}")
+    return "4.0" if data is not None and data.get("version") == "4.0" else "3.0"
 
 
 def requested_props(root: Element | None) -> list[str] | None:

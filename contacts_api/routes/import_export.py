@@ -13,6 +13,7 @@ from sqlalchemy import insert
 from sqlalchemy import select as sql_select
 from sqlmodel import col, select
 
+from contacts_api.contact_writes import lock_book
 from contacts_api.dav.cards import CARD_NAME
 from contacts_api.deps import CurrentUser, SessionDep
 from contacts_api.docs import UNAUTHORIZED, Responses, error, invalid
@@ -32,7 +33,6 @@ from contacts_api.models import (
     ImportWarning,
     RefusedRecord,
     SkippedRecord,
-    User,
     label_key,
     new_uid,
     utc_now,
@@ -269,9 +269,7 @@ async def import_contacts(
     user_id: int = user.id  # type: ignore[assignment]
     # One import of a user at a time: the second waits here, then finds what the first made.
     # (SQLite's transactions hold the database's write lock from their BEGIN, see db.py.)
-    await session.exec(
-        select(User.id).where(col(User.id) == user_id).with_for_update(key_share=True)
-    )
+    await lock_book(session, user_id)
     known = await _known_of(session, user_id)
     skipped: list[SkippedRecord] = []
     rows: list[dict[str, Any]] = []

@@ -6,9 +6,9 @@ from sqlalchemy import func
 from sqlalchemy import select as sql_select
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
-from sqlmodel import col, delete, select
+from sqlmodel import col, delete
 
-from contacts_api.contact_writes import contact_answer, with_etag
+from contacts_api.contact_writes import contact_answer, lock_book, with_etag
 from contacts_api.dav.cards import address_taken
 from contacts_api.deps import PUBLIC_COLUMNS, PUBLIC_FIELDS, CurrentUser, SessionDep, TrashedContact
 from contacts_api.docs import UNAUTHORIZED, error
@@ -17,7 +17,6 @@ from contacts_api.models import (
     ContactPublic,
     TrashedContactPublic,
     TrashPage,
-    User,
     new_uid,
 )
 from contacts_api.routes.contacts import LIMIT_TOO_LARGE, PageLimit, PageOffset
@@ -89,9 +88,7 @@ async def restore_contact(contact: TrashedContact, session: SessionDep) -> Respo
     # One card at a time takes an address (the user's row locked, as a CardDAV PUT that
     # creates does): when the book has a card of this one's UID or CardDAV name since, this
     # one comes back with a new UID, at `{UID}.vcf` (docs/readings.md).
-    await session.exec(
-        select(User.id).where(col(User.id) == contact.owner_id).with_for_update(key_share=True)
-    )
+    await lock_book(session, contact.owner_id)
     name = contact.dav_name or f"{contact.uid}.vcf"
     if await address_taken(session, contact.owner_id, contact.uid, name):
         contact.uid = new_uid()
