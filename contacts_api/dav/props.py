@@ -195,6 +195,17 @@ def card_entity_props(contact: Any) -> Props:
     return card_props(etag(contact), contact.updated_at, lambda: vcard_text(contact))
 
 
+def card_report_props(
+    etag_: str, updated_at: Any, card: Callable[[], tuple[str, str]] | None
+) -> Props:
+    """A card in a REPORT's answer: `card_props`, and `address-data` (a report's alone, not a
+    PROPFIND's) when `card` gives its text and XML text (`written_card`)."""
+    props = card_props(etag_, updated_at, None if card is None else lambda: card()[0])
+    if card is not None:
+        props[tag(CARD, "address-data")] = lambda: card()[1]
+    return props
+
+
 # What clients ask of every card in a Depth-1 listing (getetag, most often alone), each
 # written from a row of `cards.card_listing`.
 LISTED: dict[str, Callable[[Any], str]] = {

@@ -7,6 +7,7 @@ Adding one is one function and one entry (sync-collection's lives in dav/sync.py
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 from urllib.parse import unquote, urlsplit
 from xml.etree.ElementTree import Element
@@ -20,9 +21,8 @@ from contacts_api.dav.auth import DavUserInfo
 from contacts_api.dav.cards import book_path, card_heads, card_path, contacts_by_id, every_card
 from contacts_api.dav.props import (
     answer,
-    card_entity_props,
     card_key,
-    card_props,
+    card_report_props,
     kept_card,
     written_card,
 )
@@ -42,7 +42,6 @@ from contacts_api.dav.xml import (
 )
 from contacts_api.errors import AppError
 from contacts_api.formats.vcard_read import written_full_name
-from contacts_api.formats.vcard_write import Version
 from contacts_api.models import etag
 
 
@@ -54,10 +53,6 @@ class ReportRequest:
 
 
 Handler = Callable[[ReportRequest], Awaitable[Response]]
-
-
-def with_address_data(props: dict[str, Any], contact: Any, version: Version) -> dict[str, Any]:
-    return props | {tag(CARD, "address-data"): lambda: written_card(contact, version)[1]}
 
 
 # --- addressbook-multiget (RFC 6352 §8.7) ----------------------------------------------------
@@ -137,8 +132,7 @@ async def multiget(report: ReportRequest) -> Response:
                 f"</d:prop><d:status>{STATUS_LINES[200]}</d:status></d:propstat></d:response>"
             )
             continue
-        props = card_props(etag(head), head.updated_at, lambda text=card[0]: text)  # type: ignore[misc]
-        props[tag(CARD, "address-data")] = card[1]
+        props = card_report_props(etag(head), head.updated_at, lambda card=card: card)  # type: ignore[misc]
         responses.append(response(text, answer(requested, props)))
     return multistatus_answer(responses)
 
@@ -247,7 +241,8 @@ async def query(report: ReportRequest) -> Response:
                 response(book_path(user_id), f"<d:status>{STATUS_LINES[507]}</d:status>")
             )
             break
-        props = with_address_data(card_entity_props(contact), contact, version)
+        card = partial(written_card, contact, version)
+        props = card_report_props(etag(contact), contact.updated_at, card)
         responses.append(response(card_path(user_id, name), answer(requested, props)))
     return multistatus_answer(responses)
 

@@ -25,13 +25,12 @@ from contacts_api import changes as change_log
 from contacts_api.dav.answers import forbidden, multistatus_answer
 from contacts_api.dav.auth import DavUserInfo
 from contacts_api.dav.cards import CARD_NAME, book_path, card_path, contacts_by_id
-from contacts_api.dav.props import answer, card_props, vcard_text
+from contacts_api.dav.props import answer, card_report_props, written_card
 from contacts_api.dav.xml import (
     CARD,
     DAV,
     NRESULTS,
     address_data_version,
-    escape,
     requested_props,
     response,
     status_response,
@@ -153,8 +152,6 @@ def _member(
     if row.gone:
         return status_response(card_path(user_id, name), 404)
     contact = contacts.get(row.contact_id)
-    text = None if contact is None else (lambda: vcard_text(contact, version))
-    props = card_props(etag(row), row.updated_at, text)
-    if text is not None:
-        props[tag(CARD, "address-data")] = lambda: escape(text())
+    card = None if contact is None else (lambda: written_card(contact, version))
+    props = card_report_props(etag(row), row.updated_at, card)
     return response(card_path(user_id, name), answer(requested, props))
