@@ -30,11 +30,9 @@ def upgrade() -> None:
     unreachable = connection.execute(
         sa.text("SELECT id FROM contacts WHERE dav_name IS NULL AND uid LIKE '%/%'")
     ).scalars()
-    for contact_id in list(unreachable):
-        connection.execute(
-            sa.text("UPDATE contacts SET dav_name = :name WHERE id = :id"),
-            {"name": f"urn:uuid:{uuid.uuid4()}.vcf", "id": contact_id},
-        )
+    names = [{"name": f"urn:uuid:{uuid.uuid4()}.vcf", "id": id_} for id_ in unreachable]
+    if names:  # one executemany, not a statement a contact
+        connection.execute(sa.text("UPDATE contacts SET dav_name = :name WHERE id = :id"), names)
 
 
 def downgrade() -> None:
